@@ -1,0 +1,46 @@
+"""The execution state machine (Teraslice statuses, spec/teraslice.md §3.1-3.2), in plain Python.
+
+Every status write goes through `check_transition`; services apply it under a row lock.
+"""
+
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending"
+    SCHEDULING = "scheduling"
+    INITIALIZING = "initializing"
+    RECOVERING = "recovering"
+    RUNNING = "running"
+    FAILING = "failing"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    TERMINATED = "terminated"
+
+
+S = ExecutionStatus
+INIT = frozenset({S.PENDING, S.SCHEDULING, S.INITIALIZING})
+RUNNING = frozenset({S.RECOVERING, S.RUNNING, S.FAILING, S.PAUSED, S.STOPPING})
+TERMINAL = frozenset({S.COMPLETED, S.STOPPED, S.REJECTED, S.FAILED, S.TERMINATED})
+LIVING = INIT | RUNNING
+
+
+class JobState(models.TextChoices):
+    """Open/closed state of a job, in the vocabulary of the ML close API (spec/jobsite.md §2)."""
+
+    OPENING = "opening"
+    OPENED = "opened"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class SliceState(models.TextChoices):
+    PENDING = "pending"
+    START = "start"
+    COMPLETED = "completed"
+    ERROR = "error"

@@ -1,0 +1,179 @@
+"""Jobs, executions, slices and the execution history.
+
+Field names follow the Teraslice JSON (`job_id`, `ex_id`, `slicer_order`...); the underscore-prefixed
+JSON fields (`_created`, `_status`...) are plain names here and mapped by the serializers.
+Only jobs/services.py writes status fields.
+"""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from jobs.lifecycle import LIVING, TERMINAL, ExecutionStatus, JobState, SliceState
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class JobQuerySet(models.QuerySet):
+    def not_deleted(self):
+        return self.filter(deleted=False)
+
+
+class Job(models.Model):
+    job_id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    name = models.CharField(max_length=255, help_text="Copied from the spec, for listing and sorting.")
+    spec = models.JSONField(help_text="The job exactly as submitted (without job_id and _created/_updated).")
+    active = models.BooleanField(default=True)
+    state = models.CharField(
+        max_length=16, choices=JobState, default=JobState.OPENED, help_text="Open/closed state (close API)."
+    )
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(default=timezone.now)
+    deleted = models.BooleanField(default=False, help_text="Soft-deleted: hidden from lists, still readable.")
+    deleted_on = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated"]
+        indexes = [
+            models.Index(fields=["-updated"], name="job_updated"),
+            models.Index(fields=["name"], name="job_name"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deleted=False) | models.Q(deleted_on__isnull=False),
+                name="job_deleted_has_date",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.job_id})"
+
+
+class ExecutionQuerySet(models.QuerySet):
+    def living(self):
+        return self.filter(status__in=LIVING)
+
+    def terminal(self):
+        return self.filter(status__in=TERMINAL)
+
+    def latest_for(self, job):
+        return self.filter(job=job).order_by("-created").first()
+
+
+class RecoveryType(models.TextChoices):
+    ALL = "all"
+    ERRORS = "errors"
+    PENDING = "pending"
+
+
+class Execution(models.Model):
+    ex_id = models.CharField(primary_key=True, max_length=64, default=new_id, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="executions")
+    name = models.CharField(max_length=255, help_text="The job name at the time the execution was created.")
+    config = models.JSONField(help_text="The validated job config with defaults filled in.")
+    status = models.CharField(max_length=16, choices=ExecutionStatus, default=ExecutionStatus.PENDING)
+    has_errors = models.BooleanField(default=False)
+    failure_reason = models.TextField(blank=True)
+    slicer_stats = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    workers = models.PositiveIntegerField(help_text="Worker loops wanted now; `_workers` changes it live.")
+    recovered_execution = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="recoveries"
+    )
+    recovered_slice_type = models.CharField(max_length=8, choices=RecoveryType, blank=True)
+    checkpoint = models.JSONField(
+        default=dict, blank=True, help_text="Per slicer: last completed request and slicer state (for resume)."
+    )
+    analytics = models.JSONField(default=dict, blank=True, help_text="Per-operation counts and times.")
+    controller_node = models.ForeignKey(
+        "tasks.Node", on_delete=models.SET_NULL, null=True, blank=True, related_name="controlled_executions"
+    )
+    controller_heartbeat = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(default=timezone.now)
+    deleted = models.BooleanField(default=False)
+    deleted_on = models.DateTimeField(null=True, blank=True)
+
+    objects = ExecutionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [
+            models.Index(fields=["job", "-created"], name="ex_job_created"),
+            models.Index(fields=["job", "status"], name="ex_job_status"),
+            models.Index(fields=["status", "-updated"], name="ex_status_updated"),
+            models.Index(fields=["-updated"], name="ex_updated"),
+        ]
+        constraints = [
+            # The database itself guarantees one living execution per job, whatever races above it.
+            models.UniqueConstraint(
+                fields=["job"], condition=models.Q(status__in=sorted(LIVING)), name="one_living_execution_per_job"
+            ),
+            models.CheckConstraint(condition=models.Q(workers__gte=1), name="ex_workers_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.ex_id} [{self.status}]"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class ExecutionTransition(models.Model):
+    """One status change of an execution: the timeline Teraslice users asked for (#654)."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=16, choices=ExecutionStatus, blank=True)
+    to_status = models.CharField(max_length=16, choices=ExecutionStatus)
+    actor = models.CharField(max_length=255, help_text="A user name, or `engine@<node>` for the engine.")
+    reason = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["execution", "at"], name="transition_ex_at")]
+
+    def __str__(self):
+        return f"{self.execution_id}: {self.from_status or '∅'} → {self.to_status}"
+
+
+class Slice(models.Model):
+    """A unit of work: written `pending` by the controller, claimed by a worker loop, then finished."""
+
+    slice_id = models.CharField(max_length=64, default=new_id, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="slices")
+    slicer_id = models.PositiveIntegerField()
+    slicer_order = models.PositiveIntegerField()
+    request = models.JSONField()
+    state = models.CharField(max_length=16, choices=SliceState, default=SliceState.PENDING)
+    error = models.TextField(blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    holder = models.CharField(max_length=255, blank=True, help_text="The worker holding the slice.")
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the holder.")
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["slicer_id", "slicer_order"]
+        constraints = [
+            # A recovered slice keeps its slice_id in the new execution.
+            models.UniqueConstraint(fields=["execution", "slice_id"], name="slice_id_per_execution"),
+        ]
+        indexes = [
+            models.Index(fields=["execution", "state", "slicer_id", "slicer_order"], name="slice_ex_state_order"),
+            # Workers claim the oldest pending slice: keep that lookup small whatever the history.
+            models.Index(
+                fields=["execution", "slicer_order"],
+                condition=models.Q(state=SliceState.PENDING),
+                name="slice_pending",
+            ),
+        ]
+
+    def __str__(self):
+        return f"slice {self.slice_id} [{self.state}]"

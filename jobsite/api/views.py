@@ -1,0 +1,89 @@
+"""Cluster-wide endpoints: the Teraslice info object and the health probe."""
+
+import platform
+import sys
+
+from django.conf import settings
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+import jobsite
+from tasks.models import Node
+
+# Node.js names for the machine, as asset bundles declare them (asset.json `arch`).
+_NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i686": "ia32"}
+
+
+def cluster_info() -> dict:
+    return {
+        "arch": _NODE_ARCH.get(platform.machine().lower(), platform.machine().lower()),
+        "clustering_type": "native",
+        "name": settings.JOBSITE["CLUSTER_NAME"],
+        "node_version": "v" + ".".join(map(str, sys.version_info[:3])),
+        "platform": sys.platform,
+        "teraslice_version": f"v{jobsite.__version__}",
+    }
+
+
+class InfoView(APIView):
+    @extend_schema(
+        summary="Cluster information (Teraslice info object)",
+        responses=inline_serializer(
+            "ClusterInfo",
+            {
+                "arch": serializers.CharField(),
+                "clustering_type": serializers.CharField(),
+                "name": serializers.CharField(),
+                "node_version": serializers.CharField(help_text="Runtime version (Python here)."),
+                "platform": serializers.CharField(),
+                "teraslice_version": serializers.CharField(help_text="Jobsite's own version."),
+            },
+        ),
+    )
+    def get(self, request):
+        return Response(cluster_info())
+
+
+class HealthView(APIView):
+    """Readiness for probes: open to anyone, says only whether the cluster can do work."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        summary="Health probe: database reachable and worker nodes seen",
+        responses={
+            200: inline_serializer(
+                "Health",
+                {
+                    "status": serializers.ChoiceField(["ok", "unavailable"]),
+                    "database": serializers.ChoiceField(["ok", "unreachable"]),
+                    "worker_nodes": serializers.IntegerField(help_text="Worker nodes heartbeating now."),
+                    "web_nodes": serializers.IntegerField(),
+                },
+            ),
+            503: None,
+        },
+    )
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            nodes = Node.objects.connected()
+            workers, webs = nodes.with_role(Node.Role.WORKER).count(), nodes.with_role(Node.Role.WEB).count()
+            database = "ok"
+        except Exception:  # any database failure is what this probe exists to report
+            workers = webs = 0
+            database = "unreachable"
+        healthy = database == "ok" and workers > 0
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "database": database,
+            "worker_nodes": workers,
+            "web_nodes": webs,
+        }
+        return Response(body, status=200 if healthy else 503)

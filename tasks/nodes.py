@@ -1,0 +1,43 @@
+"""The node registry: every node registers on start, heartbeats while alive and says goodbye on exit."""
+
+import os
+import socket
+
+from django.conf import settings
+from django.utils import timezone
+
+import jobsite
+from tasks.models import Node
+
+
+def this_node_id() -> str:
+    return settings.JOBSITE["NODE_ID"]
+
+
+def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
+    """Create or refresh this node's row; a restarted node keeps its id and history."""
+    hostname = socket.gethostname()
+    now = timezone.now()
+    node, _ = Node.objects.update_or_create(
+        node_id=this_node_id(),
+        defaults={
+            "name": name or hostname,
+            "hostname": hostname,
+            "pid": os.getpid(),
+            "roles": sorted(roles),
+            "version": jobsite.__version__,
+            "total": total,
+            "started_at": now,
+            "heartbeat_at": now,
+            "stopped_at": None,
+        },
+    )
+    return node
+
+
+def heartbeat_node(node_id: str | None = None) -> None:
+    Node.objects.filter(node_id=node_id or this_node_id()).update(heartbeat_at=timezone.now(), stopped_at=None)
+
+
+def deregister_node(node_id: str | None = None) -> None:
+    Node.objects.filter(node_id=node_id or this_node_id()).update(stopped_at=timezone.now())
