@@ -1,0 +1,57 @@
+import platform
+import sys
+
+import pytest
+
+import jobsite
+
+
+@pytest.mark.parametrize("path", ["/", "/v1", "/v1/"])
+def test_info_object_answers_at_root_and_v1(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json; charset=utf-8"
+    assert response.json() == {
+        "arch": {"x86_64": "x64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+        "clustering_type": "native",
+        "name": "jobsite",
+        "node_version": "v" + ".".join(map(str, sys.version_info[:3])),
+        "platform": sys.platform,
+        "teraslice_version": f"v{jobsite.__version__}",
+    }
+
+
+def test_json_is_indented_with_four_spaces(api):
+    assert api.get("/v1").text.startswith('{\n    "arch"')
+
+
+def test_anonymous_request_gets_401_in_teraslice_shape_with_challenge(anonymous):
+    response = anonymous.get("/v1")
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic")
+    assert response.json() == {"error": 401, "message": "Authentication credentials were not provided."}
+
+
+def test_wrong_password_gets_401(server, admin):
+    import httpx
+
+    response = httpx.get(f"{server}/v1", auth=("admin", "wrong"))
+
+    assert response.status_code == 401
+    assert response.json()["error"] == 401
+
+
+def test_unknown_route_gets_405_catch_all_with_query_string(api):
+    response = api.delete("/nothing/here?x=1")
+
+    assert response.status_code == 405
+    assert response.json() == {"error": 405, "message": "cannot DELETE endpoint /nothing/here?x=1"}
+
+
+def test_wrong_method_on_known_route_gets_405_catch_all_text(api):
+    response = api.post("/v1")
+
+    assert response.status_code == 405
+    assert response.json() == {"error": 405, "message": "cannot POST endpoint /v1"}

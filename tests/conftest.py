@@ -1,0 +1,105 @@
+"""Shared fixtures: a real uvicorn server on the test database, and HTTP clients for it.
+
+Tests that talk to the server use the `transactional_db` flavour (through the `server` fixture), so
+what a test writes is committed and visible to the server process.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_PASSWORD = "admin-test-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def database_url_of(settings_dict) -> str:
+    user = settings_dict.get("USER") or ""
+    password = settings_dict.get("PASSWORD") or ""
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}@" if password else f"{quote(user, safe='')}@"
+    host = quote(settings_dict.get("HOST") or "", safe="")
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgresql://{credentials}{host}{port}/{settings_dict['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def test_database_url(django_db_setup):
+    from django.db import connection
+
+    return database_url_of(connection.settings_dict)
+
+
+@pytest.fixture(scope="session")
+def process_env(test_database_url):
+    """Environment for processes that must work on the test database (web server, worker nodes)."""
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "DATABASE_URL": test_database_url,
+        "SECRET_KEY": settings.SECRET_KEY,
+        "JOBSITE_NODE_ID": settings.JOBSITE["NODE_ID"],
+        "DJANGO_SETTINGS_MODULE": "jobsite.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+@pytest.fixture(scope="session")
+def live_url(process_env):
+    """A real uvicorn server (the production ASGI stack) on the test database."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "jobsite.asgi:application", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=process_env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/healthz", timeout=1)
+            break
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the test web server did not start")
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(live_url, transactional_db):
+    """The live server's URL, with a committed (transactional) database for this test."""
+    return live_url
+
+
+@pytest.fixture
+def admin(transactional_db, django_user_model):
+    return django_user_model.objects.create_superuser("admin", "", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def api(server, admin):
+    """An HTTP client logged in as the admin user (HTTP Basic)."""
+    with httpx.Client(base_url=server, auth=("admin", ADMIN_PASSWORD), timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(server):
+    with httpx.Client(base_url=server, timeout=30) as client:
+        yield client

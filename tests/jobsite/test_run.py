@@ -1,0 +1,141 @@
+"""`python -m jobsite.run` as `make run` starts it: a whole node, database included, then a clean stop."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, free_port
+from tests.jobsite.test_embedded import postmaster_running, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def start_node(data_dir, port, *args, **environment) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "JOBSITE_NODE_ID")}
+    env.update(
+        JOBSITE_DATA_DIR=str(data_dir),
+        PORT=str(port),
+        JOBSITE_HOST="127.0.0.1",
+        JOBSITE_WEB_WORKERS="1",
+        JOBSITE_ENGINE_WORKERS="1",
+        JOBSITE_CONTROL_WORKERS="1",
+        JOBSITE_NODE_HEARTBEAT_SECONDS="1",
+        **environment,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobsite.run", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_for_health(port, process, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read()
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.25)
+    raise AssertionError("the node did not become healthy")
+
+
+def stop_node(process, signum=signal.SIGINT) -> str:
+    process.send_signal(signum)
+    output, _ = process.communicate(timeout=60)
+    return output
+
+
+def test_run_serves_the_api_and_stops_everything_on_sigint(tmp_path):
+    port = free_port()
+    node = start_node(tmp_path, port, JOBSITE_ADMIN_PASSWORD="s3cret-pass")
+    try:
+        health = wait_for_health(port, node)
+        info = httpx.get(f"http://127.0.0.1:{port}/v1", auth=("admin", "s3cret-pass"))
+    finally:
+        output = stop_node(node)
+
+    assert health == {"status": "ok", "database": "ok", "worker_nodes": 1, "web_nodes": 1}
+    assert info.status_code == 200 and info.json()["clustering_type"] == "native"
+    assert node.returncode == 0, output
+    assert wait_until(lambda: not postmaster_running(tmp_path)), "the embedded database was left running"
+    assert "stopped" in output
+
+
+def test_generated_admin_password_is_printed_once_and_data_is_reused(tmp_path):
+    port = free_port()
+    first = start_node(tmp_path, port)
+    wait_for_health(port, first)
+    first_output = stop_node(first, signal.SIGTERM)
+    password = first_output.split("with password '")[1].split("'")[0]
+
+    second = start_node(tmp_path, port)
+    try:
+        wait_for_health(port, second)
+        info = httpx.get(f"http://127.0.0.1:{port}/v1", auth=("admin", password))
+    finally:
+        second_output = stop_node(second)
+
+    assert first.returncode == 0 and second.returncode == 0
+    assert info.status_code == 200
+    assert "with password" not in second_output
+
+
+def test_two_nodes_with_their_own_port_and_data_dir_coexist(tmp_path):
+    ports = free_port(), free_port()
+    nodes = [
+        start_node(tmp_path / name, port, JOBSITE_ADMIN_PASSWORD=f"pw-{name}")
+        for name, port in zip(("one", "two"), ports)
+    ]
+    try:
+        for port, node in zip(ports, nodes):
+            wait_for_health(port, node)
+        answers = [
+            httpx.get(f"http://127.0.0.1:{port}/v1", auth=("admin", f"pw-{name}")).status_code
+            for name, port in zip(("one", "two"), ports)
+        ]
+    finally:
+        for node in nodes:
+            stop_node(node)
+
+    assert answers == [200, 200]
+    assert all(node.returncode == 0 for node in nodes)
+
+
+def test_a_worker_only_node_joins_a_cluster_through_database_url(tmp_path, test_database_url, transactional_db):
+    """Scaling out: `--role worker` on another machine, pointed at the same PostgreSQL."""
+    port = free_port()
+    worker = start_node(
+        tmp_path, port, "--role", "worker", DATABASE_URL=test_database_url, JOBSITE_NODE_ID="WorkerNodeOnly00000000"
+    )
+    try:
+        assert wait_until(lambda: _node_seen(test_database_url, "WorkerNodeOnly00000000"), timeout=60)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.communicate(timeout=60)
+    assert worker.returncode == 0
+    assert _node_stopped(test_database_url, "WorkerNodeOnly00000000")
+
+
+def _query(url, sql, params):
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchone()
+
+
+def _node_seen(url, node_id):
+    row = _query(url, "SELECT roles FROM tasks_node WHERE node_id = %s AND stopped_at IS NULL", [node_id])
+    return row == (["worker"],)
+
+
+def _node_stopped(url, node_id):
+    row = _query(url, "SELECT stopped_at IS NOT NULL FROM tasks_node WHERE node_id = %s", [node_id])
+    return row == (True,)

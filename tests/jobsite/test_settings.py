@@ -1,0 +1,120 @@
+"""Settings come from the environment; they are read at import, so each case runs in a fresh process."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+PRINT_SETTINGS = """
+import json
+from django.conf import settings
+print(json.dumps({
+    "db": {k: settings.DATABASES["default"].get(k) for k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")},
+    "debug": settings.DEBUG,
+    "allowed_hosts": settings.ALLOWED_HOSTS,
+    "port": settings.PORT,
+    "secret_key": settings.SECRET_KEY,
+    "q_broker": "redis" if "redis" in settings.Q_CLUSTER else settings.Q_CLUSTER.get("orm"),
+    "q_redis": settings.Q_CLUSTER.get("redis"),
+    "cluster_name": settings.JOBSITE["CLUSTER_NAME"],
+    "node_id": settings.JOBSITE["NODE_ID"],
+    "engine_workers": settings.Q_CLUSTER["workers"],
+}))
+"""
+
+EXTERNAL_DB = "postgres://jobs:p%23ss@db.example.org:5433/jobsite_prod"
+
+
+def settings_with(tmp_path, **environment):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "jobsite.settings",
+        "JOBSITE_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": EXTERNAL_DB,  # no embedded server is started when this is set
+        **environment,
+    }
+    script = "import django; django.setup()\n" + PRINT_SETTINGS
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_database_url_configures_external_postgresql(tmp_path):
+    db = settings_with(tmp_path)["db"]
+
+    assert db == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "jobsite_prod",
+        "USER": "jobs",
+        "PASSWORD": "p#ss",
+        "HOST": "db.example.org",
+        "PORT": 5433,
+    }
+
+
+def test_percent_encoded_socket_directory_becomes_the_host(tmp_path):
+    db = settings_with(tmp_path, DATABASE_URL="postgresql://postgres@%2Fvar%2Frun%2Fpg/jobsite")["db"]
+
+    assert db["HOST"] == "/var/run/pg"
+
+
+def test_defaults_for_a_bare_machine(tmp_path):
+    values = settings_with(tmp_path)
+
+    assert values["debug"] is False
+    assert values["allowed_hosts"] == ["*"]
+    assert values["port"] == 5678
+    assert values["q_broker"] == "default"
+    assert values["cluster_name"] == "jobsite"
+
+
+def test_environment_overrides(tmp_path):
+    values = settings_with(
+        tmp_path,
+        DEBUG="true",
+        ALLOWED_HOSTS="jobs.example.org,localhost",
+        PORT="6000",
+        SECRET_KEY="from-the-environment",
+        REDIS_URL="redis://cache:6379/2",
+        JOBSITE_CLUSTER_NAME="prod-east",
+        JOBSITE_NODE_ID="AAAAAAAAAAAAAAAAAAAAAA",
+        JOBSITE_ENGINE_WORKERS="3",
+    )
+
+    assert values["debug"] is True
+    assert values["allowed_hosts"] == ["jobs.example.org", "localhost"]
+    assert values["port"] == 6000
+    assert values["secret_key"] == "from-the-environment"
+    assert values["q_broker"] == "redis"
+    assert values["q_redis"] == "redis://cache:6379/2"
+    assert values["cluster_name"] == "prod-east"
+    assert values["node_id"] == "AAAAAAAAAAAAAAAAAAAAAA"
+    assert values["engine_workers"] == 3
+
+
+def test_missing_secret_key_is_generated_once_and_kept_in_the_data_dir(tmp_path):
+    first = settings_with(tmp_path)["secret_key"]
+    second = settings_with(tmp_path)["secret_key"]
+
+    assert len(first) >= 50
+    assert first == second
+    assert (tmp_path / "secret_key").read_text().strip() == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_node_id_is_22_url_safe_characters_and_stable(tmp_path):
+    first = settings_with(tmp_path)["node_id"]
+
+    assert len(first) == 22
+    assert first.replace("-", "").replace("_", "").isalnum()
+    assert settings_with(tmp_path)["node_id"] == first
+
+
+def test_another_data_dir_gets_another_identity(tmp_path):
+    one = settings_with(tmp_path / "one")
+    two = settings_with(tmp_path / "two")
+
+    assert one["node_id"] != two["node_id"]
+    assert one["secret_key"] != two["secret_key"]
