@@ -1,0 +1,219 @@
+"""Option schemas of the built-in operations (spec/teraslice.md §2.2, §7), as DRF serializers.
+
+A serializer here only declares types, defaults and ranges; `jobs.validation` runs it and turns its errors
+into Teraslice's messages. The field helpers are shared with the job-level schema, so one vocabulary
+("must be valid integer greater than zero", durations in ms...) is used everywhere.
+"""
+
+import re
+from datetime import UTC, datetime
+
+from rest_framework import serializers
+
+# Units of a duration string, in milliseconds ("5 minutes", "100ms", "2s", "1 day").
+DURATION_UNITS = {
+    **dict.fromkeys(("ms", "msec", "millisecond", "milliseconds"), 1),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1_000),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60_000),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3_600_000),
+    **dict.fromkeys(("d", "day", "days"), 86_400_000),
+    **dict.fromkeys(("w", "week", "weeks"), 604_800_000),
+}
+DURATION_PATTERN = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+
+
+class DurationField(serializers.Field):
+    """A duration in milliseconds: a non-negative integer, or a string such as "5 minutes", "100ms", "2s"."""
+
+    default_error_messages = {
+        "invalid": 'must be a non-negative integer of milliseconds or a duration such as "5 minutes" (got "{input}")',
+        "unit": 'unknown duration unit "{unit}" (use ms, s, m, h, d or w, or their long names)',
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid", input=data)
+        if isinstance(data, int | float):
+            if data < 0 or (isinstance(data, float) and not data.is_integer()):
+                self.fail("invalid", input=data)
+            return int(data)
+        if not isinstance(data, str) or not (match := DURATION_PATTERN.match(data)):
+            self.fail("invalid", input=data)
+        amount, unit = match.groups()
+        if unit and unit.lower() not in DURATION_UNITS:
+            self.fail("unit", unit=unit)
+        return int(amount) * DURATION_UNITS[unit.lower()] if unit else int(amount)
+
+    def to_representation(self, value):
+        return value
+
+
+class StringField(serializers.CharField):
+    """A string that must be a string: unlike DRF's CharField it does not turn numbers into text."""
+
+    default_error_messages = {
+        "invalid": "must be a string",
+        "blank": "must not be empty",
+        "null": "must be a string, not null",
+        "required": "is required",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NumberField(serializers.FloatField):
+    """A JSON number; integral values stay integers so configs read back as they were written."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        return int(value) if value.is_integer() else value
+
+
+class DateField(serializers.Field):
+    """An optional date: an ISO 8601 string or epoch milliseconds, kept as an ISO 8601 UTC string."""
+
+    default_error_messages = {"invalid": 'value "{input}" cannot be coerced into a proper date'}
+
+    def to_internal_value(self, data):
+        try:
+            if isinstance(data, bool):
+                raise ValueError
+            if isinstance(data, int | float):
+                moment = datetime.fromtimestamp(data / 1000, UTC)
+            elif isinstance(data, str):
+                moment = datetime.fromisoformat(data)
+            else:
+                raise ValueError
+        except (ValueError, OverflowError, OSError):
+            self.fail("invalid", input=data)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def to_representation(self, value):
+        return value
+
+
+def positive_int(**kwargs):
+    message = "must be valid integer greater than zero"
+    return serializers.IntegerField(min_value=1, error_messages={"invalid": message, "min_value": message}, **kwargs)
+
+
+def natural_int(**kwargs):
+    message = "must be valid integer greater than or equal to zero"
+    return serializers.IntegerField(min_value=0, error_messages={"invalid": message, "min_value": message}, **kwargs)
+
+
+def boolean(default):
+    return serializers.BooleanField(default=default, error_messages={"invalid": "must be a boolean"})
+
+
+def choice(values, **kwargs):
+    message = f'must be one of {", ".join(values)} (got "{{input}}")'
+    return serializers.ChoiceField(values, error_messages={"invalid_choice": message}, **kwargs)
+
+
+def optional_string():
+    return StringField(allow_null=True, default=None)
+
+
+def string_list(**kwargs):
+    return serializers.ListField(
+        child=StringField(), error_messages={"not_a_list": "must be a list of strings"}, **kwargs
+    )
+
+
+class OperationOptions(serializers.Serializer):
+    """Fields every operation has (spec §2.2). `_api_name` is checked against the job's `apis` by the caller."""
+
+    _op = StringField()
+    _encoding = choice(["json", "raw"], default="json")
+    # throw | log | none | the name of a dead-letter API.
+    _dead_letter_action = StringField(default="throw")
+    _api_name = StringField(required=False)
+
+
+class ApiOptions(serializers.Serializer):
+    """Fields every entry of a job's `apis` has (spec §2.2); uniqueness of `_name` is a job-level rule."""
+
+    _name = StringField()
+    _encoding = choice(["json", "raw"], required=False)
+    _dead_letter_action = StringField(default="throw")
+
+
+class DataGeneratorOptions(OperationOptions):
+    size = positive_int(default=5000)
+    json_schema = optional_string()
+    start = DateField(allow_null=True, default=None)
+    end = DateField(allow_null=True, default=None)
+    format = choice(["dateNow", "isoBetween", "utcDate", "utcBetween"], allow_null=True, default=None)
+    stress_test = boolean(False)
+    # Seconds a worker waits before finishing each slice.
+    delay = NumberField(
+        min_value=0, default=0, error_messages={"invalid": "must be a number", "min_value": "must not be negative"}
+    )
+    date_key = StringField(default="created")
+    set_id = choice(["base64url", "hexadecimal", "HEXADECIMAL"], allow_null=True, default=None)
+    id_start_key = optional_string()
+
+    def validate(self, attrs):
+        if attrs["id_start_key"] and not attrs["set_id"]:
+            raise serializers.ValidationError({"id_start_key": "must be used with set_id, which is not set"})
+        if attrs["stress_test"] and attrs["delay"] != 0:
+            raise serializers.ValidationError({"delay": "must be 0 while stress_test is true"})
+        if attrs["start"] and attrs["end"] and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"start": "must be before end"})
+        return attrs
+
+
+class NoopOptions(OperationOptions):
+    pass
+
+
+class DelayOptions(OperationOptions):
+    ms = DurationField(default=100)
+
+
+class CollectOptions(OperationOptions):
+    size = positive_int(allow_null=True, default=None)
+    wait = DurationField(allow_null=True, default=None)
+
+
+class TestReaderOptions(OperationOptions):
+    fetcher_data_file_path = optional_string()
+    slicer_data_file_path = optional_string()
+    passthrough_slice = boolean(False)
+
+
+class StdoutOptions(OperationOptions):
+    # 0 prints every record of the batch.
+    limit = natural_int(default=0)
+
+
+class FileReaderOptions(OperationOptions):
+    # A file path or a glob.
+    path = StringField()
+    # json = one JSON document per line.
+    format = choice(["json", "csv", "text"], default="json")
+    # Slices are byte ranges of the files: bytes per slice.
+    size = positive_int(default=1_000_000)
+    # csv: column names; null takes them from each file's header row.
+    fields = string_list(allow_null=True, default=None)
+    delimiter = StringField(default=",", max_length=1, error_messages={"max_length": "must be a single character"})
+
+
+class FileExporterOptions(OperationOptions):
+    # The directory the files are written to.
+    path = StringField()
+    format = choice(["json", "csv"], default="json")
+    # csv: the columns to write, in order.
+    fields = string_list(allow_null=True, default=None)

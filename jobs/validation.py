@@ -1,0 +1,187 @@
+"""Job validation (spec/teraslice.md §2): from a submitted job spec to the config an execution runs.
+
+A job is stored exactly as submitted; only executions store the validated config, in which every default
+is filled in. Unknown keys, of the job and of its operations, are allowed and kept as they are.
+Failures raise `Invalid` with Teraslice's messages (HTTP 400 here, spec/jobsite.md §6).
+"""
+
+import copy
+import os
+from dataclasses import dataclass, field
+
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from jobs.ops.options import ApiOptions, DurationField, StringField, boolean, choice, natural_int, positive_int
+from jobs.ops.registry import Kind, get_operation
+from jobsite.errors import Invalid
+
+OPERATIONS_MESSAGE = "Operations need to be of type array with at least two operations in it"
+LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"]
+
+
+@dataclass(frozen=True)
+class ValidatedJob:
+    config: dict
+    # Teraslice's shape: {"type": "JobValidation", "reason": {"type": ..., "kind": "deprecation", "reason": {...}}}.
+    # Nothing is deprecated yet, so it is empty.
+    warnings: list = field(default_factory=list)
+
+
+def validate_job(spec: dict) -> ValidatedJob:
+    """Check `spec` (a job object with `operations`) and return its config with every default filled in.
+
+    Raises `Invalid` on the first part that fails: the job's own fields, then each api, then each operation.
+    `spec` itself is never modified.
+    """
+    spec = copy.deepcopy(spec)
+    job = JobSerializer(data=spec)
+    if not job.is_valid():
+        raise Invalid(f"Validation failed for job config: {spec.get('name', 'Custom Job')} - {describe(job.errors)}")
+    config = {**spec, **job.validated_data}
+    config["apis"] = [validate_api(api) for api in config["apis"]]
+    api_names = {api["_name"] for api in config["apis"]}
+    config["operations"] = [validate_operation(op, index, api_names) for index, op in enumerate(config["operations"])]
+    return ValidatedJob(config)
+
+
+def validate_api(api: dict) -> dict:
+    options = ApiOptions(data=api)
+    if not options.is_valid():
+        raise Invalid(f"Validation failed for api config: {api['_name']} - {describe(options.errors)}")
+    return {**api, **options.validated_data}
+
+
+def validate_operation(op: dict, index: int, api_names: set[str]) -> dict:
+    """Validate the operation at `index` of a job whose apis are called `api_names`."""
+    name = op.get("_op")
+    if not isinstance(name, str) or not name:
+        raise invalid_operation(f"operations[{index}]", "_op: is required and must be a string")
+    operation = get_operation(name)
+    if index == 0 and operation.kind != Kind.READER:
+        raise invalid_operation(name, f"the first operation must be a reader, {name} is a processor")
+    if index > 0 and operation.kind == Kind.READER:
+        raise invalid_operation(
+            name, f"{name} is a reader, it can only be the first operation (found at index {index})"
+        )
+    options = operation.options(data=op)
+    if not options.is_valid():
+        raise invalid_operation(name, describe(options.errors))
+    api_name = options.validated_data.get("_api_name")
+    if api_name is not None and api_name not in api_names:
+        raise invalid_operation(name, f"Could not find the associated api for {api_name}")
+    return {**op, **options.validated_data}
+
+
+def invalid_operation(name: str, details: str) -> Invalid:
+    return Invalid(f"Validation failed for operation config: {name} - {details}")
+
+
+class NonEmptyMappingField(serializers.Field):
+    """An object whose keys and values are all non-empty (`env_vars`, `labels`)."""
+
+    default_error_messages = {
+        "invalid": "must be object",
+        "key": "key must be not empty",
+        "value": 'value for key "{name}" must be not empty',
+    }
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        for key, value in data.items():
+            if key == "":
+                self.fail("key")
+            if value is None or value == "":
+                self.fail("value", name=key)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+def default_workers() -> int:
+    return min(os.cpu_count() or 1, 5)
+
+
+class JobSerializer(serializers.Serializer):
+    """The job's own fields (spec §2.1). Operations and apis are only checked for shape here;
+    `validate_operation` and `validate_api` check their content."""
+
+    name = StringField(default="Custom Job")
+    lifecycle = choice(["once", "persistent"], default="once")
+    workers = positive_int(default=default_workers)
+    slicers = positive_int(default=1)
+    operations = serializers.JSONField(error_messages={"required": OPERATIONS_MESSAGE, "null": OPERATIONS_MESSAGE})
+    apis = serializers.JSONField(default=list, error_messages={"null": "APIs is required to be an array"})
+    assets = serializers.JSONField(allow_null=True, default=None)
+    analytics = boolean(True)
+    active = boolean(True)
+    autorecover = boolean(False)
+    max_retries = natural_int(default=3)
+    probation_window = DurationField(default=300_000)
+    stateful = boolean(False)
+    env_vars = NonEmptyMappingField(default=dict)
+    labels = NonEmptyMappingField(allow_null=True, default=None)
+    log_level = choice(LOG_LEVELS, allow_null=True, default=None)
+    # Jobsite: close the job, with full housekeeping, when an execution completes (spec/jobsite.md §3).
+    close_on_complete = boolean(False)
+
+    def validate_operations(self, value):
+        if not isinstance(value, list) or len(value) < 2:
+            raise serializers.ValidationError(OPERATIONS_MESSAGE)
+        for op in value:
+            if not isinstance(op, dict):
+                raise serializers.ValidationError(f"Invalid Operation config in operations, got {type_of(op)}")
+        return value
+
+    def validate_apis(self, value):
+        if not isinstance(value, list):
+            raise serializers.ValidationError("APIs is required to be an array")
+        names = set()
+        for api in value:
+            if not isinstance(api, dict):
+                raise serializers.ValidationError(f"Invalid API config in apis, got {type_of(api)}")
+            if not api.get("_name"):
+                raise serializers.ValidationError("API requires an _name")
+            if api["_name"] in names:
+                raise serializers.ValidationError(f"Duplicate API configurations for {api['_name']} found")
+            names.add(api["_name"])
+        return value
+
+    def validate_assets(self, value):
+        if value is not None:
+            if not isinstance(value, list):
+                raise serializers.ValidationError("assets need to be of type array")
+            if not all(isinstance(asset, str) for asset in value):
+                raise serializers.ValidationError("assets needs to be an array of strings")
+        return value
+
+
+def type_of(value) -> str:
+    """The JSON type name of a parsed JSON value, for messages."""
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def describe(errors, path: str = "") -> str:
+    """DRF's error structure as one line: `workers: must be valid integer greater than zero; lifecycle: ...`."""
+    return "; ".join(_messages(errors, path))
+
+
+def _messages(errors, path: str):
+    if isinstance(errors, dict):
+        for key, nested in errors.items():
+            yield from _messages(nested, path if key == api_settings.NON_FIELD_ERRORS_KEY else _join(path, key))
+    elif isinstance(errors, list):
+        for nested in errors:
+            yield from _messages(nested, path)
+    else:
+        yield f"{path}: {errors}" if path else str(errors)
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
