@@ -44,3 +44,19 @@ class SliceState(models.TextChoices):
     START = "start"
     COMPLETED = "completed"
     ERROR = "error"
+
+
+def check_transition(current: str, new: str) -> None:
+    """Raise Unprocessable unless `current` → `new` is allowed (Teraslice's guard, spec §3.2).
+
+    Terminal states stay terminal, so a late report can never revive an execution; the one exception
+    is stopped → completed, a stop that raced with the last slice.
+    """
+    from jobsite.errors import Unprocessable
+
+    if current == new:
+        return
+    if current in TERMINAL and not (current == S.STOPPED and new == S.COMPLETED):
+        raise Unprocessable(f'Cannot update terminal job status of "{current}" to "{new}"')
+    if current in RUNNING and new in INIT:
+        raise Unprocessable(f'Cannot update running job status of "{current}" to init status of "{new}"')

@@ -4,11 +4,14 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from jobs.api.urls import txt_urlpatterns
+from jobs.api.urls import urlpatterns as job_routes
 from jobsite.api.catchall import CatchAllView
 from jobsite.api.views import HealthView, InfoView
 
 teraslice_routes = [
     re_path(r"^$", InfoView.as_view(), name="info"),
+    *job_routes,
 ]
 
 urlpatterns = [
@@ -19,5 +22,6 @@ urlpatterns = [
     re_path(r"^v1$", InfoView.as_view(), name="info-v1"),
     path("v1/", include((teraslice_routes, "teraslice"), namespace="v1")),
     path("", include((teraslice_routes, "teraslice"), namespace="root")),
+    path("", include((txt_urlpatterns, "txt"), namespace="txt")),
     re_path(r"^.*$", CatchAllView.as_view(), name="catch-all"),
 ]

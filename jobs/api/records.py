@@ -1,0 +1,99 @@
+"""The JSON records of jobs, executions and slice errors, shaped as Teraslice stores them."""
+
+import json
+
+import jobsite
+from jobs.models import Execution, ExecutionTransition, Job, Slice
+
+
+def iso(moment) -> str | None:
+    """ISO-8601 UTC with milliseconds and `Z`, as Teraslice writes dates."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def job_record(job: Job) -> dict:
+    record = {
+        **job.spec,
+        "job_id": job.job_id,
+        "active": job.active,
+        "state": job.state,
+        "_context": "job",
+        "_created": iso(job.created),
+        "_updated": iso(job.updated),
+        "_deleted": job.deleted,
+    }
+    if job.deleted_on:
+        record["_deleted_on"] = iso(job.deleted_on)
+    return record
+
+
+def execution_record(execution: Execution) -> dict:
+    record = {
+        **execution.config,
+        "job_id": execution.job_id,
+        "ex_id": execution.ex_id,
+        "metadata": execution.metadata,
+        "_context": "ex",
+        "_status": execution.status,
+        "_created": iso(execution.created),
+        "_updated": iso(execution.updated),
+        "_has_errors": execution.has_errors,
+        "_slicer_stats": execution.slicer_stats,
+        "_failureReason": execution.failure_reason,
+        "_deleted": execution.deleted,
+        "teraslice_version": f"v{jobsite.__version__}",
+    }
+    if execution.recovered_execution_id:
+        record["recovered_execution"] = execution.recovered_execution_id
+    if execution.recovered_slice_type:
+        record["recovered_slice_type"] = execution.recovered_slice_type
+    if execution.deleted_on:
+        record["_deleted_on"] = iso(execution.deleted_on)
+    return record
+
+
+def slice_record(slice_: Slice) -> dict:
+    """A slice state record; `request` is a JSON string, as Teraslice stores it."""
+    record = {
+        "slice_id": slice_.slice_id,
+        "slicer_id": slice_.slicer_id,
+        "slicer_order": slice_.slicer_order,
+        "request": json.dumps(slice_.request),
+        "state": slice_.state,
+        "ex_id": slice_.execution_id,
+        "_created": iso(slice_.created),
+        "_updated": iso(slice_.updated),
+    }
+    if slice_.error:
+        record["error"] = slice_.error
+    if slice_.retry_count:
+        record["retry_count"] = slice_.retry_count
+    return record
+
+
+def transition_record(transition: ExecutionTransition) -> dict:
+    return {
+        "from": transition.from_status or None,
+        "to": transition.to_status,
+        "at": iso(transition.at),
+        "actor": transition.actor,
+        "reason": transition.reason,
+    }
+
+
+def controller_record(execution: Execution) -> dict:
+    """Controller stats (spec §3.6) of a running execution, from its `_slicer_stats`."""
+    stats = {
+        "workers_available": 0, "workers_active": 0, "workers_joined": 0, "workers_reconnected": 0,
+        "workers_disconnected": 0, "job_duration": 0, "failed": 0, "subslices": 0, "queued": 0,
+        "slice_range_expansion": 0, "processed": 0, "slicers": execution.config.get("slicers", 1),
+        "subslice_by_key": 0, "started": iso(execution.created),
+    }
+    stats.update(execution.slicer_stats or {})
+    return {"ex_id": execution.ex_id, "job_id": execution.job_id, "name": execution.name, **stats}
+
+
+def project(record: dict, fields: list[str]) -> dict:
+    return {field: record[field] for field in fields if field in record}
