@@ -80,7 +80,7 @@ def controller_alive(execution: Execution) -> bool:
 # --- jobs ------------------------------------------------------------------------------------------------
 
 
-def _job_body(spec) -> dict:
+def job_body(spec) -> dict:
     if not isinstance(spec, dict) or "operations" not in spec:
         raise Invalid("No job was posted")
     return {key: value for key, value in spec.items() if key not in JOB_META_KEYS}
@@ -93,7 +93,7 @@ def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
     """
     if isinstance(spec, dict) and "job_id" in spec:
         raise Unprocessable("Job cannot include a job_id on submit")
-    body = _job_body(spec)
+    body = job_body(spec)
     validated = validate_job(body)
     with transaction.atomic():
         job = Job.objects.create(name=validated.config["name"], spec=body, active=validated.config["active"])
@@ -122,7 +122,7 @@ def update_job(job_id: str, spec, *, actor: str):
         warnings = []
         name = body.get("name") if isinstance(body.get("name"), str) else job.name
         if not deactivating:
-            validated = validate_job(_job_body(body))
+            validated = validate_job(job_body(body))
             warnings, name = validated.warnings, validated.config["name"]
         job.spec = body
         job.name = name
@@ -173,7 +173,7 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
         if job.deleted:
             raise Gone(f"Job {job_id} has been deleted and cannot be started.")
         _refuse_closed(job, "start")
-        validated = validate_job(_job_body(job.spec))
+        validated = validate_job(job_body(job.spec))
         source = job.executions.order_by("-created").first()
         if validated.config.get("autorecover") and source is not None:
             config = _merge_config(source.config, validated.config)
@@ -202,7 +202,7 @@ def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | N
         if source is None:
             raise NotFound(f"Job {job_id} is missing an execution to recover from")
         _refuse_second_living(job)
-        validated = validate_job(_job_body(job.spec))
+        validated = validate_job(job_body(job.spec))
         config = _merge_config(source.config, validated.config)
         execution = _create_execution(
             job, config, action=ACTION_RECOVER, actor=actor, headers=headers,

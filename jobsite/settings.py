@@ -108,6 +108,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise scans it even when serving from the finders
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Plain storage: no collectstatic step is needed to start, whitenoise serves straight from the finders.
 WHITENOISE_USE_FINDERS = True

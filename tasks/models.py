@@ -92,6 +92,7 @@ class Task(models.Model):
             models.Index(
                 fields=["node", "started_at"], condition=models.Q(finished_at__isnull=True), name="task_running_by_node"
             ),
+            models.Index(fields=["-started_at", "-id"], name="task_newest"),
             models.Index(fields=["action", "-started_at"], name="task_action"),
             models.Index(fields=["target"], name="task_target"),
             models.Index(fields=["finished_at"], name="task_finished"),

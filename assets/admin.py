@@ -1,0 +1,34 @@
+"""Admin for asset bundles.
+
+Every field comes from the bundle and the id is its hash, so nothing is edited by hand: a bundle is
+replaced by uploading a new one. The zip itself is never loaded here.
+"""
+
+from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
+
+from assets.models import Asset
+from tasks.admin import ViewOnly, json_display
+
+
+@admin.register(Asset)
+class AssetAdmin(ViewOnly, admin.ModelAdmin):
+    list_display = ["name", "version", "id", "size_display", "node_version", "platform", "arch", "created"]
+    list_filter = ["name", "node_version"]
+    search_fields = ["name", "id__startswith", "version__exact"]
+    date_hierarchy = "created"
+    ordering = ["-created"]
+    fields = [
+        "id", "name", "version", "description", "size_display", "node_version", "platform", "arch", "created",
+        "metadata_json",
+    ]
+
+    metadata_json = json_display("metadata")
+
+    def get_queryset(self, request):
+        # A zip can be megabytes: no list or page here needs it.
+        return super().get_queryset(request).without_blob()
+
+    @admin.display(description="size", ordering="size")
+    def size_display(self, obj):
+        return filesizeformat(obj.size)
