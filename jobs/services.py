@@ -8,10 +8,11 @@ actions and the engine all call these.
 from __future__ import annotations
 
 import copy
+import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from jobs.lifecycle import INIT, LIVING, TERMINAL, ExecutionStatus, JobState, check_transition
@@ -71,7 +72,7 @@ def describe(job_id: str, name: str, ex_id: str = "") -> str:
 
 def controller_alive(execution: Execution) -> bool:
     """A controller holds the execution and heartbeated recently."""
-    if execution.controller_heartbeat is None:
+    if execution.controller_heartbeat is None or execution.controller_node_id is None:
         return False
     silence = timedelta(seconds=settings.JOBSITE["NODE_TIMEOUT_SECONDS"])
     return execution.controller_heartbeat >= timezone.now() - silence
@@ -103,7 +104,7 @@ def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
     return job, execution, validated.warnings
 
 
-def update_job(job_id: str, spec, *, actor: str):
+def update_job(job_id: str, spec, *, actor: str, headers: dict | None = None):
     """Replace the stored job with `spec` (fields left out disappear). Executions are not touched.
 
     Validation is skipped when the update only deactivates the job, so a job that no longer validates
@@ -129,13 +130,17 @@ def update_job(job_id: str, spec, *, actor: str):
         job.active = body.get("active", True) is not False
         job.updated = timezone.now()
         job.save(update_fields=["spec", "name", "active", "updated"])
+        record_task(
+            action=ACTION_UPDATE, description=describe(job.job_id, job.name), target=job.job_id,
+            headers=headers, result={"job_id": job.job_id, "active": job.active},
+        )
     return job, warnings
 
 
-def set_job_active(job_id: str, active: bool, *, actor: str) -> Job:
+def set_job_active(job_id: str, active: bool, *, actor: str, headers: dict | None = None) -> Job:
     """`_active` / `_inactive`: set `active` on the stored job, the same path as an update."""
     job = get_job(job_id)
-    job, _ = update_job(job_id, {**job.spec, "active": active}, actor=actor)
+    job, _ = update_job(job_id, {**job.spec, "active": active}, actor=actor, headers=headers)
     return job
 
 
@@ -293,6 +298,10 @@ def _create_execution(
         action=ACTION_EXECUTION, description=description, target=execution.ex_id, cancellable=True,
         parent=request_task, status={"phase": S.PENDING},
     )
+    from jobs.q import enqueue_controller
+
+    # After commit, so no worker node ever sees an execution that does not exist yet.
+    transaction.on_commit(lambda: enqueue_controller(execution.ex_id))
     return execution
 
 
@@ -417,3 +426,143 @@ def _record_control(action: str, execution: Execution, headers: dict | None, res
         action=action, description=describe(execution.job_id, execution.name, execution.ex_id),
         target=execution.ex_id, headers=headers, result=result or {"status": execution.status},
     )
+
+
+# --- the engine's state changes --------------------------------------------------------------------------
+# The execution engine (jobs/engine) calls these; slices move pending → start → completed | error only here.
+
+ENGINE_CLAIMABLE = (S.PENDING,)
+
+
+def engine_actor(node_id: str) -> str:
+    return f"engine@{node_id}"
+
+
+def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
+    """Make this node the execution's controller. A pending execution is claimed once; a living one whose
+    controller went silent is taken over. Returns None when there is nothing to claim."""
+    with transaction.atomic():
+        try:
+            execution = Execution.objects.select_for_update().get(pk=ex_id)
+        except Execution.DoesNotExist:
+            return None
+        # The reaper clears controller_node when it asks for a new controller.
+        orphaned = execution.controller_node_id is None or not controller_alive(execution)
+        takeover = execution.status in LIVING and execution.status != S.PENDING and orphaned
+        if execution.status != S.PENDING and not takeover:
+            return None
+        now = timezone.now()
+        execution.controller_node_id, execution.controller_heartbeat = node_id, now
+        if takeover:
+            execution.save(update_fields=["controller_node", "controller_heartbeat"])
+            ExecutionTransition.objects.create(
+                execution=execution, from_status=execution.status, to_status=execution.status,
+                actor=engine_actor(node_id), reason="controller taken over after the previous one went silent",
+            )
+            return execution
+        return _transition(
+            execution, S.SCHEDULING, actor=engine_actor(node_id), reason="controller claimed the execution",
+            controller_node_id=node_id, controller_heartbeat=now,
+        )
+
+
+def heartbeat_controller(ex_id: str, *, node_id: str, slicer_stats: dict | None = None, checkpoint=None) -> str | None:
+    """Refresh the controller's lease (and stats); returns the current status, or None if the lease was lost."""
+    fields = {"controller_heartbeat": timezone.now()}
+    if slicer_stats is not None:
+        fields["slicer_stats"] = slicer_stats
+    if checkpoint is not None:
+        fields["checkpoint"] = checkpoint
+    if not Execution.objects.filter(pk=ex_id, controller_node_id=node_id).update(**fields):
+        return None
+    return Execution.objects.values_list("status", flat=True).get(pk=ex_id)
+
+
+def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
+    """Write new pending slices: (slicer_id, slicer_order, request) each."""
+    now = timezone.now()
+    Slice.objects.bulk_create(
+        Slice(execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now)
+        for slicer_id, order, request in requests
+    )
+
+
+CLAIM_SQL = """
+UPDATE jobs_slice SET state = 'start', holder = %s, heartbeat = now(), updated = now()
+WHERE id IN (
+    SELECT id FROM jobs_slice WHERE execution_id = %s AND state = 'pending'
+    ORDER BY slicer_order, id LIMIT %s FOR UPDATE SKIP LOCKED
+)
+RETURNING id, slice_id, slicer_id, slicer_order, request, retry_count
+"""
+
+
+def claim_slices(ex_id: str, *, holder: str, limit: int = 1) -> list[tuple]:
+    """Take up to `limit` of the oldest pending slices, skipping rows other workers are claiming.
+
+    Returns (pk, slice_id, slicer_id, slicer_order, request, retry_count) tuples, oldest first.
+    """
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [holder, ex_id, limit])
+        rows = cursor.fetchall()
+    # Django has psycopg hand jsonb over as text (its JSONField decodes); a raw query decodes itself.
+    claimed = [(pk, sid, slicer, order, json.loads(request), retries) for pk, sid, slicer, order, request, retries in rows]
+    return sorted(claimed, key=lambda row: (row[3], row[0]))
+
+
+def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: int = 0) -> bool:
+    """Record a slice's outcome. False when the slice is no longer ours (its lease expired and it was
+    handed to another worker): the result is dropped, so nothing is counted twice."""
+    state = SliceState.ERROR if error else SliceState.COMPLETED
+    return bool(
+        Slice.objects.filter(pk=slice_pk, holder=holder, state=SliceState.START).update(
+            state=state, error=error, retry_count=retry_count, heartbeat=None, updated=timezone.now()
+        )
+    )
+
+
+def complete_slices(slice_pks: list[int], *, holder: str) -> int:
+    """Mark slices that succeeded at the first attempt completed, in one statement; returns how many
+    were still ours."""
+    if not slice_pks:
+        return 0
+    return Slice.objects.filter(pk__in=slice_pks, holder=holder, state=SliceState.START).update(
+        state=SliceState.COMPLETED, heartbeat=None, updated=timezone.now()
+    )
+
+
+def heartbeat_slices(*, holder: str) -> None:
+    Slice.objects.filter(holder=holder, state=SliceState.START).update(heartbeat=timezone.now())
+
+
+def slice_counts(ex_id: str) -> dict[str, int]:
+    counts = dict.fromkeys(SliceState.values, 0)
+    for state, number in Slice.objects.filter(execution_id=ex_id).values_list("state").annotate(n=models.Count("id")):
+        counts[state] = number
+    return counts
+
+
+def release_expired_slices(*, lease_seconds: float, actor: str) -> int:
+    """Slices whose holder stopped heartbeating go back to pending, counted as an attempt; a slice out of
+    attempts becomes an error record that says what happened."""
+    cutoff = timezone.now() - timedelta(seconds=lease_seconds)
+    released = 0
+    with transaction.atomic():
+        expired = list(
+            Slice.objects.select_for_update(skip_locked=True).select_related("execution")
+            .filter(state=SliceState.START, heartbeat__lt=cutoff)[:1000]
+        )
+        for slice_ in expired:
+            attempts = slice_.retry_count + 1
+            if attempts > int(slice_.execution.config.get("max_retries", 3)):
+                slice_.state = SliceState.ERROR
+                slice_.error = f"Error: worker {slice_.holder} stopped responding while processing this slice " \
+                    f"({attempts} attempts)"
+            else:
+                slice_.state = SliceState.PENDING
+            slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, timezone.now()
+            slice_.save(update_fields=["state", "error", "retry_count", "holder", "heartbeat", "updated"])
+            released += 1
+    return released

@@ -102,21 +102,27 @@ def prepare_database() -> None:
 
 
 class Heartbeat(threading.Thread):
-    def __init__(self, interval: float):
+    """Keeps the node registered; on worker nodes also runs the engine's reaper (crash safety)."""
+
+    def __init__(self, interval: float, reaper: bool):
         super().__init__(name="node-heartbeat", daemon=True)
         self.interval = interval
+        self.reaper = reaper
         self.stopping = threading.Event()
 
     def run(self):
         from django.db import connection
 
-        from tasks.nodes import heartbeat_node
+        from jobs.engine.reaper import reap
+        from tasks.nodes import heartbeat_node, this_node_id
 
         while not self.stopping.wait(self.interval):
             try:
                 heartbeat_node()
-            except Exception as error:  # the database may be restarting: try again next beat
-                log.warning("heartbeat failed: %s", error)
+                if self.reaper:
+                    reap(this_node_id())
+            except Exception:  # the database may be restarting: try again next beat
+                log.exception("heartbeat failed")
                 connection.close()
         connection.close()
 
@@ -166,7 +172,7 @@ def main(argv=None) -> int:
         slots = settings.JOBSITE["WORKER_SLOTS"] or os.cpu_count() or 1
         node = register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
-        heartbeat = Heartbeat(settings.JOBSITE["NODE_HEARTBEAT_SECONDS"])
+        heartbeat = Heartbeat(settings.JOBSITE["NODE_HEARTBEAT_SECONDS"], reaper="worker" in roles)
         heartbeat.start()
 
         port = settings.PORT

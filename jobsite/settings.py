@@ -191,6 +191,13 @@ JOBSITE = {
     "WORKER_SLOTS": env.int("JOBSITE_WORKER_SLOTS", default=0),  # 0: the node's cpu count
     "TASK_RETENTION_DAYS": env.float("JOBSITE_TASK_RETENTION_DAYS", default=7.0),
     "SLICE_RETENTION": env.int("JOBSITE_SLICE_RETENTION", default=5),
+    # A worker refreshes the lease on its slice this often; a slice whose lease is older goes back to pending.
+    "SLICE_HEARTBEAT_SECONDS": env.float("JOBSITE_SLICE_HEARTBEAT_SECONDS", default=2.0),
+    "SLICE_LEASE_SECONDS": env.float("JOBSITE_SLICE_LEASE_SECONDS", default=15.0),
+    # A worker loop enqueued but not yet started is not replaced before this (the engine queue may be busy).
+    "WORKER_START_GRACE_SECONDS": env.float("JOBSITE_WORKER_START_GRACE_SECONDS", default=30.0),
+    # A graceful stop waits this long for slices in hand, then forces.
+    "STOP_TIMEOUT_SECONDS": env.float("JOBSITE_STOP_TIMEOUT_SECONDS", default=60.0),
 }
 
 LOGGING = {

@@ -68,7 +68,10 @@ class Task(models.Model):
     Its public id is `<node_id>:<id>` (Elasticsearch task id form).
     """
 
-    node = models.ForeignKey(Node, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks")
+    # No database constraint: the node id is part of the task id, and stays so when a stale node is removed.
+    node = models.ForeignKey(
+        Node, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="tasks"
+    )
     action = models.CharField(max_length=200, help_text="e.g. cluster:admin/jobs/close")
     type = models.CharField(max_length=32, default="transport")
     description = models.TextField(blank=True)
@@ -76,6 +79,7 @@ class Task(models.Model):
     status = models.JSONField(default=dict, blank=True, help_text="Progress, as the task reports it.")
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of a long-running task.")
     cancellable = models.BooleanField(default=False)
     cancelled = models.BooleanField(default=False, help_text="Cancellation was requested.")
     cancellation_reason = models.TextField(blank=True)

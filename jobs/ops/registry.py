@@ -1,9 +1,11 @@
 """The operations a job may name in `operations[]._op`, by name (spec/teraslice.md §2.2, §7).
 
 A reader (slicer + fetcher) can only be the first operation of a job; every later one is a processor.
+What runs an operation (`jobs.ops.api`) is attached to its registration by `implement`, so validating a job
+never imports the code that runs it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from rest_framework import serializers
@@ -31,18 +33,31 @@ class Operation:
     name: str
     kind: Kind
     options: type[serializers.Serializer]
+    # A `jobs.ops.api.Reader` for a reader, a `jobs.ops.api.Processor` subclass for a processor.
+    runtime: object = None
 
 
 _operations: dict[str, Operation] = {}
 
 
-def register(name: str, kind: Kind | str, options: type[serializers.Serializer]) -> Operation:
+def register(
+    name: str, kind: Kind | str, options: type[serializers.Serializer], runtime: object = None
+) -> Operation:
     """Make `name` available to jobs. A name can be registered once: nothing may shadow a built-in."""
     if name in _operations:
         raise ValueError(f"operation {name!r} is already registered")
-    operation = Operation(name, Kind(kind), options)
+    operation = Operation(name, Kind(kind), options, runtime)
     _operations[name] = operation
     return operation
+
+
+def implement(name: str, runtime: object) -> Operation:
+    """Attach what runs the registered operation `name`; it can be attached once."""
+    operation = get_operation(name)
+    if operation.runtime is not None:
+        raise ValueError(f"operation {name!r} is already implemented")
+    _operations[name] = replace(operation, runtime=runtime)
+    return _operations[name]
 
 
 def get_operation(name: str) -> Operation:

@@ -1,0 +1,55 @@
+"""Crash safety (DESIGN.md rule 6): run by every worker node's supervisor every few seconds.
+
+All of it is idempotent and uses conditional updates, so any number of nodes may run it at once.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from jobs import services
+from jobs.lifecycle import LIVING, ExecutionStatus
+from jobs.models import Execution
+from tasks.models import Task
+
+log = logging.getLogger(__name__)
+S = ExecutionStatus
+
+
+def reap(node_id: str) -> None:
+    jobsite = settings.JOBSITE
+    actor = services.engine_actor(node_id)
+    released = services.release_expired_slices(lease_seconds=jobsite["SLICE_LEASE_SECONDS"], actor=actor)
+    if released:
+        log.warning("%s slice(s) whose worker went silent went back to pending", released)
+    end_silent_worker_tasks(jobsite["SLICE_LEASE_SECONDS"])
+    restart_orphaned_controllers(jobsite["NODE_TIMEOUT_SECONDS"])
+
+
+def end_silent_worker_tasks(lease_seconds: float) -> None:
+    cutoff = timezone.now() - timedelta(seconds=lease_seconds)
+    Task.objects.running().filter(
+        action__startswith=f"{services.ACTION_EXECUTION}/worker[", heartbeat_at__lt=cutoff
+    ).update(finished_at=timezone.now(), error={"type": "worker_lost", "reason": "the worker stopped heartbeating"})
+
+
+def restart_orphaned_controllers(silence_seconds: float) -> None:
+    """A living execution whose controller went silent (or that no controller claimed) gets a new
+    controller on whichever node takes it from the queue. The conditional update lets one node ask once
+    per silence period, and `claim_execution` lets one controller win."""
+    from jobs.q import enqueue_controller
+
+    cutoff = timezone.now() - timedelta(seconds=silence_seconds)
+    orphaned = Execution.objects.filter(status__in=LIVING).filter(
+        Q(controller_heartbeat__lt=cutoff) | Q(controller_heartbeat__isnull=True, created__lt=cutoff)
+    )
+    for ex_id, last_heartbeat in orphaned.values_list("ex_id", "controller_heartbeat")[:100]:
+        asked = Execution.objects.filter(pk=ex_id, controller_heartbeat=last_heartbeat).update(
+            controller_node=None, controller_heartbeat=timezone.now()
+        )
+        if asked:
+            log.warning("execution %s has no live controller; asking for a new one", ex_id)
+            enqueue_controller(ex_id)

@@ -1,0 +1,174 @@
+"""A slice worker loop: claims pending slices of one execution, runs the pipeline, records the outcome.
+
+One loop per worker of an execution, each a django-q2 task on the engine queue. It stops claiming when
+the execution is paused, stopping or finished, or when `_workers` lowered the count below its number;
+slices in hand are always finished first (graceful). Retries happen in place (spec §4.4).
+"""
+
+import logging
+import os
+import secrets
+import threading
+import time
+import traceback
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from jobs import services
+from jobs.engine.runtime import build_pipeline
+from jobs.lifecycle import TERMINAL, ExecutionStatus
+from jobs.models import Execution
+from jobs.ops.api import SliceFailed
+from tasks.models import Task
+from tasks.nodes import this_node_id
+from tasks.services import begin_task, finish_task
+
+log = logging.getLogger(__name__)
+S = ExecutionStatus
+
+CHECK_SECONDS = 0.25  # how often the loop re-reads the execution (pause/stop/workers reach it this fast)
+IDLE_SLEEP_MAX = 0.2
+BATCH_SECONDS = 0.1  # a claimed batch is about this much work at most
+MAX_BATCH = 64
+
+
+def worker_action(number: int) -> str:
+    return f"{services.ACTION_EXECUTION}/worker[{number}]"
+
+
+def fast_commits():
+    """Slice bookkeeping commits without waiting for the WAL flush: a database crash can lose the last
+    few milliseconds of outcomes, and those slices simply run again (at-least-once), while no slice
+    waits on a disk flush."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+
+
+class SliceHeartbeat(threading.Thread):
+    """Keeps this worker's slice leases and task alive (with its progress) while slices run."""
+
+    def __init__(self, holder: str, task_id: int, progress):
+        super().__init__(name="slice-heartbeat", daemon=True)
+        self.holder, self.task_id, self.progress = holder, task_id, progress
+        self.stopping = threading.Event()
+
+    def run(self):
+        interval = settings.JOBSITE["SLICE_HEARTBEAT_SECONDS"]
+        while not self.stopping.wait(interval):
+            try:
+                services.heartbeat_slices(holder=self.holder)
+                Task.objects.filter(pk=self.task_id).update(heartbeat_at=timezone.now(), status=self.progress())
+            except Exception as error:  # a passing database fault: the next beat tries again
+                log.warning("slice heartbeat failed: %s", error)
+                connection.close()
+        connection.close()
+
+
+def run_worker(ex_id: str, number: int) -> dict:
+    close_old_connections()
+    fast_commits()
+    execution = Execution.objects.get(pk=ex_id)
+    if execution.status in TERMINAL:
+        return {"processed": 0}
+    holder = f"{this_node_id()}:{os.getpid()}:{number}:{secrets.token_hex(3)}"
+    loop = WorkerLoop(execution, number, holder)
+    parent = Task.objects.running().filter(action=services.ACTION_EXECUTION, target=ex_id).first()
+    task = begin_task(
+        action=worker_action(number), target=ex_id, cancellable=True, parent=parent,
+        description=services.describe(execution.job_id, execution.name, ex_id) + f" worker [{number}]",
+    )
+    Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now())
+    heartbeat = SliceHeartbeat(holder, task.pk, loop.progress)
+    heartbeat.start()
+    try:
+        loop.run()
+    finally:
+        heartbeat.stopping.set()
+        heartbeat.join(timeout=5)
+        Task.objects.filter(pk=task.pk).update(status=loop.progress())
+        finish_task(task, result={"processed": loop.processed, "failed": loop.failed})
+        loop.pipeline.shutdown()
+    return {"processed": loop.processed, "failed": loop.failed}
+
+
+class WorkerLoop:
+    def __init__(self, execution: Execution, number: int, holder: str):
+        self.ex_id, self.number, self.holder = execution.ex_id, number, holder
+        self.max_retries = int(execution.config.get("max_retries", 3))
+        self.pipeline = build_pipeline(execution, worker_id=holder)
+        self.processed = self.failed = 0
+        self.batch = 1
+        self.analytics_enabled = bool(execution.config.get("analytics", True))
+        self.analytics: dict[str, dict] = {}
+
+    def progress(self) -> dict:
+        return {"processed": self.processed, "failed": self.failed, "analytics": dict(self.analytics)}
+
+    def should_stop(self) -> tuple[bool, bool]:
+        """(stop for good, pause for now), from the execution's current status and wanted workers."""
+        status, workers = Execution.objects.values_list("status", "workers").get(pk=self.ex_id)
+        if status in TERMINAL or status == S.STOPPING or self.number >= workers:
+            return True, False
+        return False, status == S.PAUSED
+
+    def run(self):
+        next_check, idle = 0.0, 0
+        paused = False
+        while True:
+            if time.monotonic() >= next_check:
+                stop, paused = self.should_stop()
+                if stop:
+                    return
+                next_check = time.monotonic() + CHECK_SECONDS
+            if paused:
+                time.sleep(CHECK_SECONDS)
+                continue
+            claimed = services.claim_slices(self.ex_id, holder=self.holder, limit=self.batch)
+            if not claimed:
+                idle += 1
+                time.sleep(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
+                continue
+            idle = 0
+            began = time.monotonic()
+            self.process(claimed)
+            self.adapt_batch((time.monotonic() - began) / len(claimed))
+
+    def adapt_batch(self, seconds_per_slice: float):
+        """Claim several slices at a time only while slices are quick, so a batch never keeps work from
+        idle workers for long (about BATCH_SECONDS at most)."""
+        if seconds_per_slice * self.batch * 2 <= BATCH_SECONDS:
+            self.batch = min(self.batch * 2, MAX_BATCH)
+        elif seconds_per_slice * self.batch > BATCH_SECONDS:
+            self.batch = max(1, int(BATCH_SECONDS / max(seconds_per_slice, 1e-6)))
+
+    def process(self, claimed: list[tuple]):
+        """Run each claimed slice; first-attempt successes are recorded together, the rest one by one."""
+        clean = []
+        for pk, slice_id, _slicer_id, _order, request, retry_count in claimed:
+            try:
+                result = self.pipeline.run_with_retries(request, slice_id, self.max_retries)
+                self.add_analytics(result.analytics)
+                if result.retries == 0:
+                    clean.append(pk)
+                    continue
+                error, retries = "", result.retries
+            except SliceFailed as failure:
+                error = "".join(traceback.format_exception(failure.error))
+                retries = failure.retries
+            if services.finish_slice(pk, holder=self.holder, error=error, retry_count=retry_count + retries):
+                self.failed += bool(error)
+                self.processed += 1
+        self.processed += services.complete_slices(clean, holder=self.holder)
+
+    def add_analytics(self, analytics: list[dict]):
+        """Per-operation totals, kept on this worker's task row; the controller sums them per execution."""
+        if not self.analytics_enabled:
+            return
+        for entry in analytics:
+            key = str(entry["order"])
+            total = self.analytics.setdefault(key, {"op": entry["op"], "slices": 0, "count": 0, "time_ms": 0.0})
+            total["slices"] += 1
+            total["count"] += entry["count"]
+            total["time_ms"] = round(total["time_ms"] + entry["time_ms"], 3)
