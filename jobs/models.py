@@ -90,8 +90,10 @@ class Execution(models.Model):
         default=dict, blank=True, help_text="Per slicer: last completed request and slicer state (for resume)."
     )
     analytics = models.JSONField(default=dict, blank=True, help_text="Per-operation counts and times.")
+    # No database constraint: a node row may be removed (stale) while history still names it.
     controller_node = models.ForeignKey(
-        "tasks.Node", on_delete=models.SET_NULL, null=True, blank=True, related_name="controlled_executions"
+        "tasks.Node", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="controlled_executions",
     )
     controller_heartbeat = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(default=timezone.now, editable=False)

@@ -14,8 +14,12 @@ def this_node_id() -> str:
     return settings.JOBSITE["NODE_ID"]
 
 
+_registration: dict = {}
+
+
 def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
     """Create or refresh this node's row; a restarted node keeps its id and history."""
+    _registration.update(roles=roles, total=total, name=name)
     hostname = socket.gethostname()
     now = timezone.now()
     node, _ = Node.objects.update_or_create(
@@ -35,8 +39,11 @@ def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
     return node
 
 
-def heartbeat_node(node_id: str | None = None) -> None:
-    Node.objects.filter(node_id=node_id or this_node_id()).update(heartbeat_at=timezone.now(), stopped_at=None)
+def heartbeat_node() -> None:
+    """Refresh this node's row; a row removed meanwhile (an operator cleaning up) is registered again."""
+    beat = Node.objects.filter(node_id=this_node_id()).update(heartbeat_at=timezone.now(), stopped_at=None)
+    if not beat and _registration:
+        register_node(**_registration)
 
 
 def deregister_node(node_id: str | None = None) -> None:

@@ -103,7 +103,7 @@ class JobView(TerasliceView):
 
     @extend_schema(summary="Replace a job", request=OBJECT, responses={200: OBJECT, **ERRORS})
     def put(self, request, job_id):
-        job, warnings = services.update_job(job_id, request.data, actor=self.actor())
+        job, warnings = services.update_job(job_id, request.data, actor=self.actor(), headers=self.kept_headers())
         return Response(_with_warnings(job_record(job), warnings))
 
     @extend_schema(summary="Delete a job (soft)", responses={200: OBJECT, **ERRORS})
@@ -116,7 +116,8 @@ class JobActiveView(TerasliceView):
 
     @extend_schema(summary="Mark a job active or inactive", request=None, responses={200: OBJECT, **ERRORS})
     def post(self, request, job_id):
-        return Response(job_record(services.set_job_active(job_id, self.active, actor=self.actor())))
+        job = services.set_job_active(job_id, self.active, actor=self.actor(), headers=self.kept_headers())
+        return Response(job_record(job))
 
 
 class JobStartView(TerasliceView):

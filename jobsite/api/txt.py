@@ -17,7 +17,7 @@ def cell(record: dict, path: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(str(item) for item in value)
+        return ",".join("[object Object]" if isinstance(item, dict) else str(item) for item in value)
     if isinstance(value, dict):
         return "[object Object]"
     return str(value)
