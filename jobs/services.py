@@ -328,10 +328,18 @@ def _transition(execution: Execution, to: str, *, actor: str, reason: str = "", 
     return execution
 
 
-def set_execution_status(ex_id: str, to: str, *, actor: str, reason: str = "", **fields) -> Execution:
-    """Move an execution to status `to` (the engine's entry point). Terminal states stay terminal."""
+def set_execution_status(
+    ex_id: str, to: str, *, actor: str, reason: str = "", only_from=None, **fields
+) -> Execution:
+    """Move an execution to status `to` (the engine's entry point). Terminal states stay terminal.
+
+    With `only_from`, nothing changes unless the current status is one of those: the engine's own
+    step (initializing → running, say) never overrides a pause or stop that came in meanwhile.
+    """
     with transaction.atomic():
         execution = get_execution(ex_id, lock=True)
+        if only_from is not None and execution.status not in only_from:
+            return execution
         try:
             return _transition(execution, to, actor=actor, reason=reason, **fields)
         except Unprocessable as error:

@@ -74,10 +74,11 @@ class Controller:
     def run(self) -> str:
         status = self.execution.status
         if status == S.SCHEDULING:
-            self.set_status(S.INITIALIZING, "controller initializing")
+            self.set_status(S.INITIALIZING, "controller initializing", only_from={S.SCHEDULING})
         recovering = self.prepare()
-        if self.execution.status == S.INITIALIZING:
-            self.set_status(S.RECOVERING if recovering else S.RUNNING, "workers launched")
+        self.set_status(
+            S.RECOVERING if recovering else S.RUNNING, "workers launched", only_from={S.INITIALIZING}
+        )
         return self.loop()
 
     def prepare(self) -> bool:
@@ -181,7 +182,7 @@ class Controller:
         self.watch_failures(status, counts)
         if status == S.RECOVERING and counts[SliceState.PENDING] == 0 and counts[SliceState.START] == 0:
             if self.slice_more:
-                self.set_status(S.RUNNING, "recovered slices done; slicing continues")
+                self.set_status(S.RUNNING, "recovered slices done; slicing continues", only_from={S.RECOVERING})
         if self.once and len(self.done) == len(self.slicers) and not counts["pending"] and not counts["start"]:
             return self.finish_once(counts)
         return None
@@ -249,12 +250,14 @@ class Controller:
         if failed > self.failures_seen and status in (S.RUNNING, S.RECOVERING):
             self.failures_seen = failed
             self.failing_since_processed = (processed, time.monotonic())
-            self.set_status(S.FAILING, f"{failed} slice failure(s)", has_errors=True)
+            self.set_status(
+                S.FAILING, f"{failed} slice failure(s)", only_from={S.RUNNING, S.RECOVERING}, has_errors=True
+            )
         elif status == S.FAILING and not self.once and self.failing_since_processed:
             since_processed, since = self.failing_since_processed
             window = int(self.config.get("probation_window", 300_000)) / 1000
             if failed == self.failures_seen and processed > since_processed and time.monotonic() - since >= window:
-                self.set_status(S.RUNNING, "no new failures during the probation window")
+                self.set_status(S.RUNNING, "no new failures during the probation window", only_from={S.FAILING})
         self.failures_seen = max(self.failures_seen, failed)
 
     def finish_once(self, counts) -> str:
