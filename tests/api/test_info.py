@@ -55,3 +55,11 @@ def test_wrong_method_on_known_route_gets_405_catch_all_text(api):
 
     assert response.status_code == 405
     assert response.json() == {"error": 405, "message": "cannot POST endpoint /v1"}
+
+
+@pytest.mark.parametrize("path", ["/v1/jobs/abc%00def", "/v1/ex?status=%00", "/v1/ex/%00/errors"])
+def test_nul_bytes_in_ids_or_queries_are_bad_input_not_server_errors(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": 400, "message": "the request contains a NUL byte"}
