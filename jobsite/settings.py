@@ -126,7 +126,7 @@ REST_FRAMEWORK = {
     ],
     # Basic first, so an anonymous request is answered 401 with a WWW-Authenticate challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.BasicAuthentication",
+        "jobsite.api.authentication.CachedBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -63,3 +63,20 @@ def test_nul_bytes_in_ids_or_queries_are_bad_input_not_server_errors(api, path):
 
     assert response.status_code == 400
     assert response.json() == {"error": 400, "message": "the request contains a NUL byte"}
+
+
+def test_basic_credentials_stop_working_when_the_password_changes(api, admin):
+    assert api.get("/v1").status_code == 200  # verified and remembered
+
+    admin.set_password("a-new-password")
+    admin.save()
+
+    assert api.get("/v1").status_code == 401
+
+
+def test_remembered_credentials_do_not_let_a_wrong_password_in(api, server):
+    import httpx
+
+    assert api.get("/v1").status_code == 200
+
+    assert httpx.get(f"{server}/v1", auth=("admin", "not-the-password")).status_code == 401
