@@ -26,6 +26,7 @@ def reap(node_id: str) -> None:
     if released:
         log.warning("%s slice(s) whose worker went silent went back to pending", released)
     end_silent_worker_tasks(jobsite["SLICE_LEASE_SECONDS"])
+    end_orphaned_stops(jobsite["NODE_TIMEOUT_SECONDS"], actor)
     restart_orphaned_controllers(jobsite["NODE_TIMEOUT_SECONDS"])
 
 
@@ -34,6 +35,18 @@ def end_silent_worker_tasks(lease_seconds: float) -> None:
     Task.objects.running().filter(
         action__startswith=f"{services.ACTION_EXECUTION}/worker[", heartbeat_at__lt=cutoff
     ).update(finished_at=timezone.now(), error={"type": "worker_lost", "reason": "the worker stopped heartbeating"})
+
+
+def end_orphaned_stops(silence_seconds: float, actor: str) -> None:
+    """A stop whose controller is gone has nobody left to drain it: it ends `stopped` now, with the
+    slices in hand back to pending."""
+    cutoff = timezone.now() - timedelta(seconds=silence_seconds)
+    stuck = Execution.objects.filter(status=S.STOPPING).filter(
+        Q(controller_heartbeat__lt=cutoff) | Q(controller_heartbeat__isnull=True)
+    )
+    for ex_id in stuck.values_list("ex_id", flat=True)[:100]:
+        log.warning("execution %s was stopping without a live controller; stopping it now", ex_id)
+        services.stop_execution(ex_id, force=True, actor=actor)
 
 
 def restart_orphaned_controllers(silence_seconds: float) -> None:
