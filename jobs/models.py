@@ -96,6 +96,9 @@ class Execution(models.Model):
         related_name="controlled_executions",
     )
     controller_heartbeat = models.DateTimeField(null=True, blank=True)
+    controller_token = models.CharField(
+        max_length=32, blank=True, help_text="Names the one controller holding the lease; a stale one sees it changed."
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(default=timezone.now)
     deleted = models.BooleanField(default=False)
@@ -166,6 +169,8 @@ class Slice(models.Model):
         constraints = [
             # A recovered slice keeps its slice_id in the new execution.
             models.UniqueConstraint(fields=["execution", "slice_id"], name="slice_id_per_execution"),
+            # Each request is cut once, even if a stale controller wakes up and slices again.
+            models.UniqueConstraint(fields=["execution", "slicer_id", "slicer_order"], name="slice_order_per_execution"),
         ]
         indexes = [
             models.Index(fields=["execution", "state", "slicer_id", "slicer_order"], name="slice_ex_state_order"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -329,16 +330,19 @@ def _transition(execution: Execution, to: str, *, actor: str, reason: str = "", 
 
 
 def set_execution_status(
-    ex_id: str, to: str, *, actor: str, reason: str = "", only_from=None, **fields
+    ex_id: str, to: str, *, actor: str, reason: str = "", only_from=None, controller_token: str = "", **fields
 ) -> Execution:
     """Move an execution to status `to` (the engine's entry point). Terminal states stay terminal.
 
     With `only_from`, nothing changes unless the current status is one of those: the engine's own
-    step (initializing → running, say) never overrides a pause or stop that came in meanwhile.
+    step (initializing → running, say) never overrides a pause or stop that came in meanwhile. With
+    `controller_token`, nothing changes unless that controller still holds the execution.
     """
     with transaction.atomic():
         execution = get_execution(ex_id, lock=True)
         if only_from is not None and execution.status not in only_from:
+            return execution
+        if controller_token and execution.controller_token != controller_token:
             return execution
         try:
             return _transition(execution, to, actor=actor, reason=reason, **fields)
@@ -460,9 +464,10 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
         if execution.status != S.PENDING and not takeover:
             return None
         now = timezone.now()
-        execution.controller_node_id, execution.controller_heartbeat = node_id, now
+        token = secrets.token_hex(8)
+        execution.controller_node_id, execution.controller_heartbeat, execution.controller_token = node_id, now, token
         if takeover:
-            execution.save(update_fields=["controller_node", "controller_heartbeat"])
+            execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
             ExecutionTransition.objects.create(
                 execution=execution, from_status=execution.status, to_status=execution.status,
                 actor=engine_actor(node_id), reason="controller taken over after the previous one went silent",
@@ -470,28 +475,33 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
             return execution
         return _transition(
             execution, S.SCHEDULING, actor=engine_actor(node_id), reason="controller claimed the execution",
-            controller_node_id=node_id, controller_heartbeat=now,
+            controller_node_id=node_id, controller_heartbeat=now, controller_token=token,
         )
 
 
-def heartbeat_controller(ex_id: str, *, node_id: str, slicer_stats: dict | None = None, checkpoint=None) -> str | None:
-    """Refresh the controller's lease (and stats); returns the current status, or None if the lease was lost."""
+def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = None, checkpoint=None):
+    """Refresh the controller's lease (and stats); returns (status, wanted workers), or None when another
+    controller holds the execution now."""
     fields = {"controller_heartbeat": timezone.now()}
     if slicer_stats is not None:
         fields["slicer_stats"] = slicer_stats
     if checkpoint is not None:
         fields["checkpoint"] = checkpoint
-    if not Execution.objects.filter(pk=ex_id, controller_node_id=node_id).update(**fields):
+    if not Execution.objects.filter(pk=ex_id, controller_token=token).update(**fields):
         return None
-    return Execution.objects.values_list("status", flat=True).get(pk=ex_id)
+    return Execution.objects.values_list("status", "workers").get(pk=ex_id)
+
 
 
 def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
     """Write new pending slices: (slicer_id, slicer_order, request) each."""
     now = timezone.now()
     Slice.objects.bulk_create(
-        Slice(execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now)
-        for slicer_id, order, request in requests
+        (
+            Slice(execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now)
+            for slicer_id, order, request in requests
+        ),
+        ignore_conflicts=True,  # a stale controller's slices are already there: dropped
     )
 
 

@@ -49,7 +49,7 @@ def run_controller(ex_id: str) -> str:
     except Exception:
         reason = f"execution controller failed: {traceback.format_exc()}"
         log.exception("controller of %s failed", ex_id)
-        controller.end(S.FAILED, reason=reason, failure_reason=reason)
+        controller.end(S.FAILED, reason=reason, failure_reason=reason)  # a no-op if the lease was lost
         return "failed"
 
 
@@ -58,6 +58,7 @@ class Controller:
         self.execution = execution
         self.ex_id = execution.ex_id
         self.node_id = node_id
+        self.token = execution.controller_token
         self.actor = services.engine_actor(node_id)
         self.config = execution.config
         self.once = self.config.get("lifecycle", "once") == "once"
@@ -109,27 +110,30 @@ class Controller:
         else:
             old = old.exclude(state=SliceState.COMPLETED)
         Slice.objects.bulk_create(
-            Slice(
-                execution_id=self.ex_id, slice_id=s.slice_id, slicer_id=s.slicer_id, slicer_order=s.slicer_order,
-                request=s.request, created=s.created,
-            )
-            for s in old.iterator()
+            (
+                Slice(
+                    execution_id=self.ex_id, slice_id=s.slice_id, slicer_id=s.slicer_id,
+                    slicer_order=s.slicer_order, request=s.request, created=s.created,
+                )
+                for s in old.iterator()
+            ),
+            ignore_conflicts=True,  # copied already by a controller that died before saying so
         )
 
     def start_points(self) -> dict[int, object] | None:
-        """Per slicer, the request after which slicing continues: this execution's newest slice (a takeover),
-        else the newest slice of the recovered execution (everything up to it was done or is re-run).
-        None for a fresh start."""
-        for ex_id in (self.ex_id, self.execution.recovered_execution_id):
-            if not ex_id:
-                continue
-            newest = (
-                Slice.objects.filter(execution_id=ex_id).order_by("slicer_id", "-slicer_order").distinct("slicer_id")
-            )
-            points = {s.slicer_id: s.request for s in newest}
-            if points:
-                return points
-        return {} if self.execution.recovered_execution_id else None
+        """Per slicer, the request after which slicing continues: the newest slice, by order, of this
+        execution (a takeover) and of the execution it recovers (everything up to that one was done or
+        is re-run; a recovery's own new slices come after it). None for a fresh start."""
+        sources = [ex for ex in (self.ex_id, self.execution.recovered_execution_id) if ex]
+        newest = (
+            Slice.objects.filter(execution_id__in=sources)
+            .order_by("slicer_id", "-slicer_order")
+            .distinct("slicer_id")
+        )
+        points = {s.slicer_id: s.request for s in newest}
+        if points or self.execution.recovered_execution_id:
+            return points
+        return None
 
     def last_orders(self) -> dict[int, int]:
         rows = Slice.objects.filter(execution_id=self.ex_id).values("slicer_id").annotate(top=Max("slicer_order"))
@@ -165,12 +169,10 @@ class Controller:
                 time.sleep(LOOP_SECONDS)
 
     def beat(self, counts):
-        status = services.heartbeat_controller(
-            self.ex_id, node_id=self.node_id, slicer_stats=self.stats(counts), checkpoint=self.checkpoint
+        """Renew the lease with fresh stats; (status, wanted workers), or None once another controller holds it."""
+        return services.heartbeat_controller(
+            self.ex_id, token=self.token, slicer_stats=self.stats(counts), checkpoint=self.checkpoint
         )
-        if status is None:
-            return None
-        return status, Execution.objects.values_list("workers", flat=True).get(pk=self.ex_id)
 
     def react(self, status, workers, counts) -> str | None:
         """Everything the controller does once per beat; returns an outcome when its work is over."""
@@ -315,11 +317,19 @@ class Controller:
             stats["queuing_complete"] = self.checkpoint["queuing_complete"]
         return stats
 
-    def analytics_summary(self) -> dict:
-        """Per-operation counts and times, summed over this execution's worker loops."""
-        summary: dict[str, dict] = {}
+    def analytics_summary(self, until_processed: int, timeout: float = 2.0) -> dict:
+        """Per-operation counts and times, summed over this execution's worker loops. Workers report their
+        totals when they run out of slices, so this waits (briefly) for the reports to cover every slice."""
         workers = Task.objects.filter(target=self.ex_id, action__startswith=f"{services.ACTION_EXECUTION}/worker[")
-        for status in workers.values_list("status", flat=True):
+        deadline = time.monotonic() + timeout
+        while True:
+            reports = list(workers.values_list("status", flat=True))
+            reported = sum((report or {}).get("processed", 0) for report in reports)
+            if reported >= until_processed or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        summary: dict[str, dict] = {}
+        for status in reports:
             for order, entry in (status or {}).get("analytics", {}).items():
                 total = summary.setdefault(order, {"op": entry["op"], "slices": 0, "count": 0, "time_ms": 0.0})
                 total["slices"] += entry["slices"]
@@ -328,7 +338,9 @@ class Controller:
         return summary
 
     def set_status(self, status: str, reason: str, **fields):
-        self.execution = services.set_execution_status(self.ex_id, status, actor=self.actor, reason=reason, **fields)
+        self.execution = services.set_execution_status(
+            self.ex_id, status, actor=self.actor, reason=reason, controller_token=self.token, **fields
+        )
 
     def end(self, status: str, *, reason: str, counts=None, **fields):
         counts = counts or services.slice_counts(self.ex_id)
@@ -336,7 +348,7 @@ class Controller:
         started = Execution.objects.values_list("created", flat=True).get(pk=self.ex_id)
         stats["job_duration"] = max(1, round((timezone.now() - started).total_seconds()))
         if self.config.get("analytics", True):
-            fields["analytics"] = self.analytics_summary()
+            fields["analytics"] = self.analytics_summary(until_processed=stats["processed"])
         try:
             self.set_status(status, reason, slicer_stats=stats, checkpoint=self.checkpoint, **fields)
         except Unprocessable:

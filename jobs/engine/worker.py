@@ -79,6 +79,7 @@ def run_worker(ex_id: str, number: int) -> dict:
         action=worker_action(number), target=ex_id, cancellable=True, parent=parent,
         description=services.describe(execution.job_id, execution.name, ex_id) + f" worker [{number}]",
     )
+    loop.task_id = task.pk
     Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now())
     heartbeat = SliceHeartbeat(holder, task.pk, loop.progress)
     heartbeat.start()
@@ -102,9 +103,13 @@ class WorkerLoop:
         self.batch = 1
         self.analytics_enabled = bool(execution.config.get("analytics", True))
         self.analytics: dict[str, dict] = {}
+        self.task_id = None
 
     def progress(self) -> dict:
         return {"processed": self.processed, "failed": self.failed, "analytics": dict(self.analytics)}
+
+    def report(self):
+        Task.objects.filter(pk=self.task_id).update(status=self.progress(), heartbeat_at=timezone.now())
 
     def should_stop(self) -> tuple[bool, bool]:
         """(stop for good, pause for now), from the execution's current status and wanted workers."""
@@ -127,6 +132,8 @@ class WorkerLoop:
                 continue
             claimed = services.claim_slices(self.ex_id, holder=self.holder, limit=self.batch)
             if not claimed:
+                if idle == 0:
+                    self.report()  # out of work: the controller may be about to sum up the execution
                 idle += 1
                 time.sleep(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
                 continue

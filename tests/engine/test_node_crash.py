@@ -1,0 +1,55 @@
+"""A whole worker node crashes (every process SIGKILLed) in the middle of an execution; another node that
+joins later finishes it (DESIGN.md rule 6: no single process is needed for correctness)."""
+
+import pytest
+
+from jobs.lifecycle import TERMINAL
+from jobs.models import Execution, Slice
+from tests.engine.conftest import (
+    WorkerNode,
+    generator_job,
+    history,
+    running_worker_loops,
+    settle,
+    slice_states,
+    start_job,
+    wait_for_status,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_an_execution_of_a_crashed_node_is_finished_by_another_node(api, process_env, tmp_path):
+    total = 60
+    crashed, survivor = (
+        WorkerNode(process_env, tmp_path / name, tmp_path / f"{name}.log", node_id=node_id)
+        for name, node_id in (("crashed", "EngineTestCrashNodeA00"), ("survivor", "EngineTestCrashNodeB00"))
+    )
+    crashed.start()
+    try:
+        crashed.wait_ready()
+        ex_id = start_job(api, generator_job(size=600, slice_size=10, delay_ms=100))
+        wait_for_status(api, ex_id, "running", timeout=60)
+        wait_until(lambda: running_worker_loops(ex_id) == 2 and slice_states(ex_id)["completed"] >= 5, timeout=60)
+    finally:
+        crashed.kill()
+    assert Execution.objects.get(pk=ex_id).controller_node_id == crashed.node_id
+    left_in_hand = slice_states(ex_id)["start"]
+
+    survivor.start()
+    try:
+        survivor.wait_ready()
+        record = wait_for_status(api, ex_id, TERMINAL, timeout=120)
+
+        assert record["_status"] == "completed", record
+        takeovers = [t for t in history(api, ex_id) if "taken over" in t["reason"]]
+        assert [t["actor"] for t in takeovers] == [f"engine@{survivor.node_id}"], history(api, ex_id)
+        assert slice_states(ex_id) == {"pending": 0, "start": 0, "completed": total, "error": 0}
+        assert record["_slicer_stats"]["processed"] == total
+        # Slices the crashed node's workers held were run again, as a counted attempt.
+        assert Slice.objects.filter(execution_id=ex_id, retry_count__gte=1).count() >= left_in_hand
+    finally:
+        settle(api, survivor)
+        code = survivor.stop()
+    assert code == 0, survivor.tail()
