@@ -185,7 +185,9 @@ class Controller:
         if status == S.RECOVERING and counts[SliceState.PENDING] == 0 and counts[SliceState.START] == 0:
             if self.slice_more:
                 self.set_status(S.RUNNING, "recovered slices done; slicing continues", only_from={S.RECOVERING})
-        if self.once and len(self.done) == len(self.slicers) and not counts["pending"] and not counts["start"]:
+        # A once job ends when everything is sliced and done; so does a recovery that only re-runs old slices.
+        ends = self.once or not self.slice_more
+        if ends and len(self.done) == len(self.slicers) and not counts["pending"] and not counts["start"]:
             return self.finish_once(counts)
         return None
 
@@ -200,6 +202,7 @@ class Controller:
         wanted = look_ahead - queued
         batch = []
         while len(batch) < wanted and len(self.done) < len(self.slicers):
+            before = len(batch)
             for slicer in self.slicers:
                 if slicer.slicer_id in self.done:
                     continue
@@ -215,7 +218,7 @@ class Controller:
                     order = self.orders.get(slicer.slicer_id, 0) + 1
                     self.orders[slicer.slicer_id] = order
                     batch.append((slicer.slicer_id, order, request))
-            if not self.once and not batch:
+            if not self.once and len(batch) == before:
                 break  # persistent slicers with nothing to give right now
         if batch:
             services.add_slices(self.execution, batch)
