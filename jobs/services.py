@@ -493,6 +493,15 @@ def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = 
 
 
 
+def release_controller(ex_id: str, *, token: str) -> None:
+    """Give up the lease at once (the node is stopping), so the reaper on any node finds the execution
+    orphaned at its next pass instead of after the node timeout."""
+    long_ago = timezone.now() - timedelta(days=1)
+    Execution.objects.filter(pk=ex_id, controller_token=token).update(
+        controller_node=None, controller_heartbeat=long_ago
+    )
+
+
 def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
     """Write new pending slices: (slicer_id, slicer_order, request) each."""
     now = timezone.now()

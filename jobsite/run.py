@@ -196,14 +196,16 @@ def main(argv=None) -> int:
         log.info("stopping")
         return 0
     finally:
-        stop_children(children)
         if heartbeat:
+            # Marked stopped first: the engine's loops on this node see it, hand their executions over
+            # and leave, so the children below stop promptly.
             heartbeat.stopping.set()
             heartbeat.join(timeout=5)
             try:
                 deregister_node()
             except Exception as error:
                 log.warning("could not mark the node stopped: %s", error)
+        stop_children(children)
         if embedded_db:
             from django.db import connections
 

@@ -48,3 +48,8 @@ def heartbeat_node() -> None:
 
 def deregister_node(node_id: str | None = None) -> None:
     Node.objects.filter(node_id=node_id or this_node_id()).update(stopped_at=timezone.now())
+
+
+def node_draining() -> bool:
+    """This node is shutting down: its long-running loops should hand their work over and leave."""
+    return Node.objects.filter(node_id=this_node_id(), stopped_at__isnull=False).exists()

@@ -24,7 +24,7 @@ from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution, RecoveryType, Slice, SliceState
 from jobsite.errors import Unprocessable
 from tasks.models import Task
-from tasks.nodes import this_node_id
+from tasks.nodes import node_draining, this_node_id
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -158,6 +158,10 @@ class Controller:
                     return "lease lost"
                 status, workers = beat
                 next_beat = time.monotonic() + BEAT_SECONDS
+                if node_draining():
+                    services.release_controller(self.ex_id, token=self.token)
+                    log.info("node stopping: execution %s handed over to the next controller", self.ex_id)
+                    return "handed over"
                 outcome = self.react(status, workers, counts)
                 if outcome:
                     return outcome

@@ -22,7 +22,7 @@ from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution
 from jobs.ops.api import SliceFailed
 from tasks.models import Task
-from tasks.nodes import this_node_id
+from tasks.nodes import node_draining, this_node_id
 from tasks.services import begin_task, finish_task
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class WorkerLoop:
     def should_stop(self) -> tuple[bool, bool]:
         """(stop for good, pause for now), from the execution's current status and wanted workers."""
         status, workers = Execution.objects.values_list("status", "workers").get(pk=self.ex_id)
-        if status in TERMINAL or status == S.STOPPING or self.number >= workers:
+        if status in TERMINAL or status == S.STOPPING or self.number >= workers or node_draining():
             return True, False
         return False, status == S.PAUSED
 

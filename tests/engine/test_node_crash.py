@@ -53,3 +53,40 @@ def test_an_execution_of_a_crashed_node_is_finished_by_another_node(api, process
         settle(api, survivor)
         code = survivor.stop()
     assert code == 0, survivor.tail()
+
+
+def test_a_stopping_node_hands_its_execution_over_promptly(api, process_env, tmp_path):
+    """Ctrl-C on a node mid-execution: its loops finish the slices in hand and leave, the node exits at
+    once, and the next node finishes the execution without any slice run twice."""
+    import time
+
+    total = 60
+    leaving, staying = (
+        WorkerNode(process_env, tmp_path / name, tmp_path / f"{name}.log", node_id=node_id)
+        for name, node_id in (("leaving", "EngineTestDrainNodeA00"), ("staying", "EngineTestDrainNodeB00"))
+    )
+    leaving.start()
+    try:
+        leaving.wait_ready()
+        ex_id = start_job(api, generator_job(size=600, slice_size=10, delay_ms=100))
+        wait_for_status(api, ex_id, "running", timeout=60)
+        wait_until(lambda: slice_states(ex_id)["completed"] >= 5, timeout=60)
+    finally:
+        began = time.monotonic()
+        code = leaving.stop()
+        took = time.monotonic() - began
+    assert code == 0, leaving.tail()
+    assert took < 15, f"the node took {took:.1f}s to stop"
+    assert slice_states(ex_id)["start"] == 0, "slices in hand were finished before leaving"
+    assert Execution.objects.get(pk=ex_id).status in ("running", "recovering", "failing")
+
+    staying.start()
+    try:
+        staying.wait_ready()
+        record = wait_for_status(api, ex_id, TERMINAL, timeout=120)
+        assert record["_status"] == "completed", record
+        assert slice_states(ex_id) == {"pending": 0, "start": 0, "completed": total, "error": 0}
+        assert not Slice.objects.filter(execution_id=ex_id, retry_count__gte=1).exists()
+    finally:
+        settle(api, staying)
+        assert staying.stop() == 0, staying.tail()
