@@ -1,5 +1,7 @@
 """OpenAPI schema hooks."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
 
 def deduplicate_teraslice_mounts(endpoints):
     """Teraslice routes answer both at `/` and under `/v1`; document each once, under `/v1`."""
@@ -9,3 +11,13 @@ def deduplicate_teraslice_mounts(endpoints):
         return f"/v1{path}" in paths or (path == "/v1" and "/v1/" in paths)
 
     return [endpoint for endpoint in endpoints if not is_twin(endpoint[0])]
+
+
+class CachedBasicScheme(OpenApiAuthenticationExtension):
+    """Our Basic authentication is HTTP Basic to clients."""
+
+    target_class = "jobsite.api.authentication.CachedBasicAuthentication"
+    name = "basicAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "basic"}
