@@ -82,8 +82,10 @@ def children_for(roles: set[str], port: int) -> list[Child]:
             )
         )
     if "worker" in roles:
-        children.append(Child("engine queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "jobsite"}))
-        children.append(Child("control queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "control"}))
+        # Long-lived worker processes keep their database connections.
+        keep = {"JOBSITE_DB_CONN_MAX_AGE": os.environ.get("JOBSITE_DB_CONN_MAX_AGE", "300")}
+        children.append(Child("engine queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "jobsite", **keep}))
+        children.append(Child("control queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "control", **keep}))
     return children
 
 

@@ -81,7 +81,8 @@ else:
     from jobsite import embedded
 
     _database = embedded.start(DATA_DIR).settings()
-_database.setdefault("CONN_MAX_AGE", 0)
+# Web processes (ASGI) open a connection per request; worker nodes keep theirs (`run` sets this for them).
+_database.setdefault("CONN_MAX_AGE", env.int("JOBSITE_DB_CONN_MAX_AGE", default=0))
 _database["CONN_HEALTH_CHECKS"] = True
 _database.setdefault("TEST", {})
 DATABASES = {"default": _database}
@@ -164,8 +165,11 @@ Q_CLUSTER = {
     "ack_failures": True,
     "save_limit": 100,
     "catch_up": False,
-    "recycle": 1,  # a fresh process per loop: no memory carried from one execution to the next
-    "poll": 0.2,
+    # A worker process is replaced once it grew past this (KB) after a task: memory stays bounded without
+    # paying a process start for every loop.
+    "max_rss": env.int("JOBSITE_ENGINE_MAX_RSS_KB", default=512 * 1024),
+    "recycle": 100,
+    "poll": 0.05,  # a new controller or worker loop starts within 50 ms
     "orm": "default",
     "ALT_CLUSTERS": {
         "control": {

@@ -20,6 +20,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.api.records import iso
 from jobs.engine.runtime import build_slicers
+from jobs.engine.worker import MAX_BATCH, fast_commits
 from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution, RecoveryType, Slice, SliceState
 from jobsite.errors import Unprocessable
@@ -30,13 +31,12 @@ log = logging.getLogger(__name__)
 S = ExecutionStatus
 
 LOOP_SECONDS = 0.02
-BEAT_SECONDS = 0.25  # status, stats and lease refresh; keeps pause/stop reaction well under a second
-MIN_LOOK_AHEAD_PER_WORKER = 50
+BEAT_SECONDS = 0.1  # status, stats and lease refresh; pause, stop and the end are noticed this fast
+# Enough pending slices that workers claiming in batches (up to MAX_BATCH) never find the queue empty.
+MIN_LOOK_AHEAD_PER_WORKER = 2 * MAX_BATCH
 
 
 def run_controller(ex_id: str) -> str:
-    from jobs.engine.worker import fast_commits
-
     close_old_connections()
     fast_commits()
     node_id = this_node_id()
