@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 S = ExecutionStatus
 
 LOOP_SECONDS = 0.02
-BEAT_SECONDS = 0.1  # status, stats and lease refresh; pause, stop and the end are noticed this fast
+BEAT_SECONDS = 0.1  # status and lease refresh: pause, stop and the end are noticed this fast
+STATS_SECONDS = 0.5  # `_slicer_stats` and worker supervision
 # Enough pending slices that workers claiming in batches (up to MAX_BATCH) never find the queue empty.
 MIN_LOOK_AHEAD_PER_WORKER = 2 * MAX_BATCH
 
@@ -147,12 +148,16 @@ class Controller:
     # --- the loop ----------------------------------------------------------------------------------------
 
     def loop(self) -> str:
-        next_beat = 0.0
+        next_beat = next_stats = 0.0
         status, workers = self.execution.status, self.execution.workers
         while True:
             if time.monotonic() >= next_beat:
                 counts = services.slice_counts(self.ex_id)
-                beat = self.beat(counts)
+                # Statistics and worker supervision cost several queries: twice a second is enough.
+                full = time.monotonic() >= next_stats
+                if full:
+                    next_stats = time.monotonic() + STATS_SECONDS
+                beat = self.beat(counts, full)
                 if beat is None:
                     log.warning("controller of %s lost its lease; another node took over", self.ex_id)
                     return "lease lost"
@@ -162,7 +167,7 @@ class Controller:
                     services.release_controller(self.ex_id, token=self.token)
                     log.info("node stopping: execution %s handed over to the next controller", self.ex_id)
                     return "handed over"
-                outcome = self.react(status, workers, counts)
+                outcome = self.react(status, workers, counts, full)
                 if outcome:
                     return outcome
             if status in (S.RUNNING, S.RECOVERING, S.FAILING):
@@ -172,19 +177,22 @@ class Controller:
             else:
                 time.sleep(LOOP_SECONDS)
 
-    def beat(self, counts):
-        """Renew the lease with fresh stats; (status, wanted workers), or None once another controller holds it."""
+    def beat(self, counts, full: bool):
+        """Renew the lease (with fresh stats when `full`); (status, wanted workers), or None once another
+        controller holds it."""
         return services.heartbeat_controller(
-            self.ex_id, token=self.token, slicer_stats=self.stats(counts), checkpoint=self.checkpoint
+            self.ex_id, token=self.token, slicer_stats=self.stats(counts) if full else None,
+            checkpoint=self.checkpoint if full else None,
         )
 
-    def react(self, status, workers, counts) -> str | None:
+    def react(self, status, workers, counts, full: bool) -> str | None:
         """Everything the controller does once per beat; returns an outcome when its work is over."""
         if status in TERMINAL:
             return status
         if status == S.STOPPING:
             return self.finish_stop(counts)
-        self.launch_workers(workers)
+        if full:
+            self.launch_workers(workers)
         self.watch_failures(status, counts)
         if status == S.RECOVERING and counts[SliceState.PENDING] == 0 and counts[SliceState.START] == 0:
             if self.slice_more:
