@@ -97,6 +97,8 @@ class Controller:
         self.slicers = build_slicers(self.execution, start_points=self.start_points()) if self.slice_more else []
         self.done = set(checkpoint.get("slicers_done", [])) if self.slice_more else {s.slicer_id for s in self.slicers}
         self.orders = self.last_orders()
+        if self.slicers and not recovering:
+            self.fill(self.execution.workers)  # the first slices are waiting when the workers arrive
         self.launch_workers(self.execution.workers)
         return recovering
 
