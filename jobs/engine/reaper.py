@@ -22,7 +22,7 @@ S = ExecutionStatus
 def reap(node_id: str) -> None:
     jobsite = settings.JOBSITE
     actor = services.engine_actor(node_id)
-    released = services.release_expired_slices(lease_seconds=jobsite["SLICE_LEASE_SECONDS"], actor=actor)
+    released = services.release_expired_slices(lease_seconds=jobsite["SLICE_LEASE_SECONDS"])
     if released:
         log.warning("%s slice(s) whose worker went silent went back to pending", released)
     end_silent_worker_tasks(jobsite["SLICE_LEASE_SECONDS"])

@@ -144,7 +144,7 @@ def slice_counts(ex_id: str) -> dict[str, int]:
     return counts
 
 
-def release_expired_slices(*, lease_seconds: float, actor: str) -> int:
+def release_expired_slices(*, lease_seconds: float) -> int:
     """Slices whose holder stopped heartbeating go back to pending, counted as an attempt; a slice out of
     attempts becomes an error record that says what happened."""
     cutoff = timezone.now() - timedelta(seconds=lease_seconds)
