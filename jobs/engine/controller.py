@@ -165,7 +165,7 @@ class Controller:
                     return "lease lost"
                 status, workers = beat
                 next_beat = time.monotonic() + BEAT_SECONDS
-                if node_draining():
+                if full and node_draining():
                     services.release_controller(self.ex_id, token=self.token)
                     log.info("node stopping: execution %s handed over to the next controller", self.ex_id)
                     return "handed over"

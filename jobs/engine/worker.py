@@ -101,6 +101,7 @@ class WorkerLoop:
         self.pipeline = build_pipeline(execution, worker_id=holder)
         self.processed = self.failed = 0
         self.batch = 1
+        self.checks = 0
         self.analytics_enabled = bool(execution.config.get("analytics", True))
         self.analytics: dict[str, dict] = {}
         self.task_id = None
@@ -112,9 +113,12 @@ class WorkerLoop:
         Task.objects.filter(pk=self.task_id).update(status=self.progress(), heartbeat_at=timezone.now())
 
     def should_stop(self) -> tuple[bool, bool]:
-        """(stop for good, pause for now), from the execution's current status and wanted workers."""
+        """(stop for good, pause for now), from the execution's status and wanted workers, and (every
+        second) whether this node is shutting down."""
         status, workers = Execution.objects.values_list("status", "workers").get(pk=self.ex_id)
-        if status in TERMINAL or status == S.STOPPING or self.number >= workers or node_draining():
+        self.checks += 1
+        draining = self.checks % 4 == 0 and node_draining()
+        if status in TERMINAL or status == S.STOPPING or self.number >= workers or draining:
             return True, False
         return False, status == S.PAUSED
 
