@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
         "jobsite.api.authentication.CachedBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["jobsite.privileges.ActionPermission"],
     "EXCEPTION_HANDLER": "jobsite.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -190,6 +190,8 @@ if REDIS_URL:
 # --- Jobsite --------------------------------------------------------------------------------------------
 JOBSITE = {
     "CLUSTER_NAME": env.str("JOBSITE_CLUSTER_NAME", default="jobsite"),
+    # What requests without credentials may do: none (default), read, or manage (trusted networks only).
+    "ANONYMOUS": env.str("JOBSITE_ANONYMOUS", default="none"),
     "NODE_ID": env.str("JOBSITE_NODE_ID", default="") or config.node_id(DATA_DIR),
     # A node that has not heartbeated for this long is shown disconnected and its work is taken over.
     "NODE_HEARTBEAT_SECONDS": env.float("JOBSITE_NODE_HEARTBEAT_SECONDS", default=5.0),
@@ -205,6 +207,11 @@ JOBSITE = {
     # A graceful stop waits this long for slices in hand, then forces.
     "STOP_TIMEOUT_SECONDS": env.float("JOBSITE_STOP_TIMEOUT_SECONDS", default=60.0),
 }
+
+if JOBSITE["ANONYMOUS"] not in ("none", "read", "manage"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"JOBSITE_ANONYMOUS must be none, read or manage, not {JOBSITE['ANONYMOUS']!r}")
 
 LOGGING = {
     "version": 1,

@@ -62,6 +62,8 @@ def _execution_for(job_id=None, ex_id=None) -> Execution:
 
 
 class JobsView(TerasliceView):
+    action_by_method = {"post": "cluster:admin/jobs/submit"}
+
     @extend_schema(
         summary="List jobs", operation_id="jobs_list", parameters=[*PAGING, _param("active", "`true` or `false`"), EX_FIELDS], responses=OBJECTS
     )
@@ -91,6 +93,8 @@ class JobsView(TerasliceView):
 
 
 class JobView(TerasliceView):
+    action_by_method = {"put": "cluster:admin/jobs/update", "delete": "cluster:admin/jobs/delete"}
+
     @extend_schema(summary="A job", parameters=[EX_FIELDS], responses={200: OBJECT, 404: OBJECT})
     def get(self, request, job_id):
         record = job_record(services.get_job(job_id))
@@ -112,6 +116,7 @@ class JobView(TerasliceView):
 
 
 class JobActiveView(TerasliceView):
+    action_by_method = {"post": "cluster:admin/jobs/update"}
     active = True
 
     @extend_schema(summary="Mark a job active or inactive", request=None, responses={200: OBJECT, **ERRORS})
@@ -121,6 +126,8 @@ class JobActiveView(TerasliceView):
 
 
 class JobStartView(TerasliceView):
+    action_by_method = {"post": "cluster:admin/jobs/start"}
+
     @extend_schema(summary="Start a new execution of a job", request=None, responses={200: OBJECT, **ERRORS})
     def post(self, request, job_id):
         execution, warnings = services.start_job(job_id, actor=self.actor(), headers=self.kept_headers())
@@ -132,6 +139,8 @@ def _cleanup(params) -> str:
 
 
 class JobRecoverView(TerasliceView):
+    action_by_method = {"post": "cluster:admin/jobs/recover"}
+
     @extend_schema(
         summary="Recover the job's latest execution", parameters=CLEANUP, request=None,
         responses={200: OBJECT, **ERRORS},
@@ -192,6 +201,8 @@ class ExecutionErrorsView(TerasliceView):
 
 
 class ExecutionRecoverView(TerasliceView):
+    action_by_method = {"post": "cluster:admin/jobs/recover"}
+
     @extend_schema(
         summary="Recover an execution with its own config", parameters=CLEANUP, request=None,
         responses={200: OBJECT, **ERRORS},
@@ -217,6 +228,8 @@ DEFAULT_STOP_WAIT_MS = 300_000
 
 class StopView(AsyncAPIView, TerasliceView):
     """Stop asynchronously: a blocking stop waits on the database, not on a server thread."""
+
+    action_by_method = {"post": "cluster:admin/jobs/stop"}
 
     @extend_schema(
         summary="Stop an execution (a job's latest one)",
@@ -251,6 +264,10 @@ class StopView(AsyncAPIView, TerasliceView):
 class PauseView(TerasliceView):
     resume = False
 
+    @property
+    def action_by_method(self):
+        return {"post": "cluster:admin/jobs/resume" if self.resume else "cluster:admin/jobs/pause"}
+
     @extend_schema(summary="Pause or resume an execution", request=None, responses={200: OBJECT, 404: OBJECT, 409: OBJECT})
     def post(self, request, job_id=None, ex_id=None):
         ex_id = _execution_for(job_id, ex_id).ex_id
@@ -260,6 +277,8 @@ class PauseView(TerasliceView):
 
 
 class WorkersView(TerasliceView):
+    action_by_method = {"post": "cluster:admin/jobs/workers"}
+
     @extend_schema(
         summary="Add, remove or set the workers of an execution",
         parameters=[_param(name, f"{name} workers", int) for name in ("add", "remove", "total")],

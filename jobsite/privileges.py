@@ -1,0 +1,71 @@
+"""Who may do what (spec/jobsite.md §7), in one place.
+
+Every view declares the action each of its methods performs; this module says which privileges (groups)
+grant each action. A method that declares nothing is a read when it is safe (GET, HEAD, OPTIONS) and
+needs `manage` otherwise, so a route added later is protected from birth.
+"""
+
+from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+MONITOR, MANAGE_ROLLUP, MANAGE_ML, MANAGE = "monitor", "manage_rollup", "manage_ml", "manage"
+PRIVILEGES = (MONITOR, MANAGE_ROLLUP, MANAGE_ML, MANAGE)
+
+READ = "cluster:monitor/read"
+READERS = PRIVILEGES
+CONTROLLERS = (MANAGE_ROLLUP, MANAGE)  # start, stop, pause, resume
+CLOSERS = (MANAGE_ML, MANAGE)  # close, open
+
+ACTION_PRIVILEGES = {
+    READ: READERS,
+    "cluster:admin/jobs/start": CONTROLLERS,
+    "cluster:admin/jobs/stop": CONTROLLERS,
+    "cluster:admin/jobs/pause": CONTROLLERS,
+    "cluster:admin/jobs/resume": CONTROLLERS,
+    "cluster:admin/jobs/close": CLOSERS,
+    "cluster:admin/jobs/open": CLOSERS,
+    "cluster:admin/jobs/submit": (MANAGE,),
+    "cluster:admin/jobs/update": (MANAGE,),
+    "cluster:admin/jobs/delete": (MANAGE,),
+    "cluster:admin/jobs/recover": (MANAGE,),
+    "cluster:admin/jobs/workers": (MANAGE,),
+}
+UNDECLARED_WRITE = (MANAGE,)
+
+# JOBSITE_ANONYMOUS: what a request without credentials may do (trusted networks only).
+ANONYMOUS_PRIVILEGES = {"none": (), "read": (MONITOR,), "manage": (MANAGE,)}
+
+
+def action_of(view, method: str) -> str:
+    declared = getattr(view, "action_by_method", {}).get(method.lower())
+    if declared:
+        return declared
+    return READ if method in SAFE_METHODS else f"{type(view).__name__}:{method.lower()}"
+
+
+def privileges_granting(action: str) -> tuple[str, ...]:
+    return ACTION_PRIVILEGES.get(action, UNDECLARED_WRITE)
+
+
+def privileges_of(user) -> set[str]:
+    if not user or not user.is_authenticated:
+        return set(ANONYMOUS_PRIVILEGES[settings.JOBSITE["ANONYMOUS"]])
+    if user.is_superuser:
+        return set(PRIVILEGES)
+    return set(user.groups.filter(name__in=PRIVILEGES).values_list("name", flat=True))
+
+
+class ActionPermission(BasePermission):
+    """Allows a request when the user holds one of the privileges that grant the view's action."""
+
+    def has_permission(self, request, view):
+        action = action_of(view, request.method)
+        granting = privileges_granting(action)
+        if privileges_of(request.user) & set(granting):
+            return True
+        if request.user and request.user.is_authenticated:
+            self.message = (
+                f"action [{action}] is unauthorized for user [{request.user.get_username()}], "
+                f"this action is granted by the cluster privileges [{','.join(granting)}]"
+            )
+        return False
