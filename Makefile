@@ -6,12 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install lint schema bench clean
 
+# A laptop quick start serves plain HTTP; production runs `python -m jobsite.run` behind TLS.
 run: $(STAMP)
-	$(BIN)/python -m jobsite.run
+	JOBSITE_HTTPS=$${JOBSITE_HTTPS:-false} $(BIN)/python -m jobsite.run
 
 # The embedded test database lives apart from `make run`'s data (unless DATABASE_URL is set).
 test: $(STAMP)
-	JOBSITE_DATA_DIR=$${JOBSITE_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	JOBSITE_DATA_DIR=$${JOBSITE_DATA_DIR:-$(CURDIR)/var/test} JOBSITE_HTTPS=$${JOBSITE_HTTPS:-false} \
+		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)
 

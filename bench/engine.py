@@ -128,6 +128,7 @@ class Stack:
             "PYTHONPATH": str(ROOT),
             "JOBSITE_ADMIN_USER": ADMIN_USER,
             "JOBSITE_ADMIN_PASSWORD": self.password,
+            "JOBSITE_HTTPS": "false",  # its own server on loopback, plain HTTP
         }
         bench_env = {"JOBSITE_DATA_DIR": str(self.tmp / "bench"), "JOBSITE_NODE_ID": node_id()}
         log("migrating")

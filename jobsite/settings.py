@@ -118,6 +118,22 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "/admin/login/"
 
+# --- transport security ---------------------------------------------------------------------------------
+# Production (DEBUG off) assumes HTTPS: secure cookies, HSTS, redirect to https (health probes exempt).
+# JOBSITE_HTTPS=false serves plain HTTP, for `make run` and trusted networks.
+HTTPS = env.bool("JOBSITE_HTTPS", default=not DEBUG)
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("JOBSITE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = env.int("JOBSITE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("JOBSITE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("JOBSITE_HSTS_PRELOAD", default=False)
+if env.bool("JOBSITE_BEHIND_PROXY", default=False):
+    # The reverse proxy terminating TLS says so; only trust this behind one.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_AGE = env.int("JOBSITE_SESSION_SECONDS", default=12 * 3600)
+
 # --- API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["jobsite.api.renderers.TerasliceJSONRenderer"],

@@ -53,6 +53,7 @@ def process_env(test_database_url):
         "JOBSITE_NODE_ID": settings.JOBSITE["NODE_ID"],
         "DJANGO_SETTINGS_MODULE": "jobsite.settings",
         "PYTHONPATH": str(ROOT),
+        "JOBSITE_HTTPS": "false",  # test servers speak plain HTTP on loopback
     }
 
 

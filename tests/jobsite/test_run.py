@@ -25,6 +25,7 @@ def start_node(data_dir, port, *args, **environment) -> subprocess.Popen:
         JOBSITE_ENGINE_WORKERS="1",
         JOBSITE_CONTROL_WORKERS="1",
         JOBSITE_NODE_HEARTBEAT_SECONDS="1",
+        JOBSITE_HTTPS="false",
         **environment,
     )
     return subprocess.Popen(

@@ -118,3 +118,35 @@ def test_another_data_dir_gets_another_identity(tmp_path):
 
     assert one["node_id"] != two["node_id"]
     assert one["secret_key"] != two["secret_key"]
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "jobsite.settings",
+        "JOBSITE_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": EXTERNAL_DB,
+        "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-" + "y" * 30,
+        "ALLOWED_HOSTS": "jobs.example.org",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    # HSTS for every subdomain and the browsers' preload list cannot be undone lightly: the operator opts in
+    # (JOBSITE_HSTS_INCLUDE_SUBDOMAINS, JOBSITE_HSTS_PRELOAD). Nothing else is left.
+    warnings = {line.split(")")[0].split("(")[1] for line in result.stderr.splitlines() if "(security." in line}
+    assert warnings <= {"security.W005", "security.W021"}, result.stderr
+
+
+def test_plain_http_mode_has_no_secure_only_cookies_or_redirects(tmp_path):
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS)"
+    )
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "jobsite.settings", "JOBSITE_DATA_DIR": str(tmp_path),
+           "DATABASE_URL": EXTERNAL_DB, "JOBSITE_HTTPS": "false"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert result.stdout.split() == ["False", "False", "0"]
