@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tasks.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "jobsite.urls"
@@ -214,6 +215,7 @@ JOBSITE = {
     "NODE_TIMEOUT_SECONDS": env.float("JOBSITE_NODE_TIMEOUT_SECONDS", default=30.0),
     "WORKER_SLOTS": env.int("JOBSITE_WORKER_SLOTS", default=0),  # 0: the node's cpu count
     "TASK_RETENTION_DAYS": env.float("JOBSITE_TASK_RETENTION_DAYS", default=7.0),
+    "AUDIT_DAYS": env.float("JOBSITE_AUDIT_DAYS", default=90.0),
     "SLICE_RETENTION": env.int("JOBSITE_SLICE_RETENTION", default=5),
     # A worker refreshes the lease on its slice this often; a slice whose lease is older goes back to pending.
     "SLICE_HEARTBEAT_SECONDS": env.float("JOBSITE_SLICE_HEARTBEAT_SECONDS", default=2.0),

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from tasks.models import Node, Task
+from tasks.models import AuditEntry, Node, Task
 
 # Read-only displays render a callable's None as "None", so helpers return the admin's empty marker.
 EMPTY = admin.site.empty_value_display
@@ -189,3 +189,19 @@ class TaskAdmin(ViewOnly, admin.ModelAdmin):
     def running_time(self, obj):
         end = obj.finished_at or timezone.now()
         return str(timedelta(seconds=round((end - obj.started_at).total_seconds())))
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ViewOnly, admin.ModelAdmin):
+    """Who did what, when, from where: filterable, never edited."""
+
+    list_display = ["at", "user", "action", "target", "method", "status", "client", "opaque_id"]
+    list_filter = ["action", "status", "method", "user"]
+    search_fields = ["user__exact", "target__exact", "opaque_id__exact", "path__startswith"]
+    fields = ["at", "user", "action", "target", "method", "path", "status", "client", "opaque_id"]
+    date_hierarchy = "at"
+    ordering = ["-at", "-id"]
+    show_full_result_count = False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # entries leave only by the retention period (JOBSITE_AUDIT_DAYS)

@@ -118,3 +118,35 @@ class Task(models.Model):
     @property
     def completed(self) -> bool:
         return self.finished_at is not None
+
+
+class AuditEntry(models.Model):
+    """One state-changing request: who, when, what on what, with which outcome (kept JOBSITE_AUDIT_DAYS)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.CharField(max_length=150, blank=True, help_text="Empty for a request without credentials.")
+    action = models.CharField(max_length=200)
+    target = models.CharField(max_length=255, blank=True)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=1000)
+    status = models.PositiveSmallIntegerField(help_text="HTTP status of the answer.")
+    client = models.GenericIPAddressField(null=True, blank=True)
+    opaque_id = models.CharField(max_length=255, blank=True, help_text="X-Opaque-Id of the request.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["user", "-at"], name="audit_user"),
+            models.Index(fields=["action", "-at"], name="audit_action"),
+            models.Index(fields=["target"], name="audit_target"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.user or 'anonymous'} {self.action} {self.target} → {self.status}"
+
+    @property
+    def outcome(self) -> str:
+        if self.status < 400:
+            return "success"
+        return "refused" if self.status in (401, 403) else "failed"

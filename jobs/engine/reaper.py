@@ -13,6 +13,7 @@ from django.utils import timezone
 from jobs import services
 from jobs.lifecycle import LIVING, ExecutionStatus
 from jobs.models import Execution
+from tasks.audit import purge_old_entries
 from tasks.models import Task
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ def reap(node_id: str) -> None:
     end_silent_worker_tasks(jobsite["SLICE_LEASE_SECONDS"])
     end_orphaned_stops(jobsite["NODE_TIMEOUT_SECONDS"], actor)
     restart_orphaned_controllers(jobsite["NODE_TIMEOUT_SECONDS"])
+    purge_old_entries()
 
 
 def end_silent_worker_tasks(lease_seconds: float) -> None:
