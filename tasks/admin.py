@@ -5,17 +5,19 @@ and may delete stale rows, but never edit them.
 """
 
 import json
+import base64
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from tasks.models import AuditEntry, Node, Task
+from tasks.models import ApiToken, AuditEntry, Node, Task
+from tasks.tokens import create_token, revoke_token
 
 # Read-only displays render a callable's None as "None", so helpers return the admin's empty marker.
 EMPTY = admin.site.empty_value_display
@@ -205,3 +207,37 @@ class AuditEntryAdmin(ViewOnly, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # entries leave only by the retention period (JOBSITE_AUDIT_DAYS)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Admins create tokens for users (the key is shown once) and revoke them; keys are never stored."""
+
+    list_display = ["name", "user", "key_id", "created", "last_used", "active"]
+    list_filter = ["revoked_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "user__username", "key_id__exact"]
+    fields = ["user", "name", "key_id", "created", "last_used", "revoked_at"]
+    readonly_fields = ["key_id", "created", "last_used", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(boolean=True)
+    def active(self, obj):
+        return obj.active
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        token, key = create_token(user=obj.user, name=obj.name)
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        messages.warning(
+            request,
+            f"Token key (shown only now): {key}  —  ApiKey header value: "
+            f"{base64.b64encode(f'{token.key_id}:{key}'.encode()).decode()}",
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            revoke_token(token)

@@ -150,3 +150,29 @@ class AuditEntry(models.Model):
         if self.status < 400:
             return "success"
         return "refused" if self.status in (401, 403) else "failed"
+
+
+class ApiToken(models.Model):
+    """An API credential: `Authorization: Token <key>` or Elasticsearch's `ApiKey base64(<id>:<key>)`.
+
+    Only a SHA-256 of the key is stored (the key is random and long, so a fast hash is enough); the key
+    itself is shown once, when the token is created.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for.")
+    key_id = models.CharField(max_length=32, unique=True, editable=False, help_text="Public id (ApiKey's id).")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created = models.DateTimeField(default=timezone.now, editable=False)
+    last_used = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self):
+        return f"{self.name} ({self.key_id}) of {self.user}"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -21,3 +21,19 @@ class CachedBasicScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "basic"}
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    target_class = "tasks.tokens.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Token <key>`"}
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "tasks.tokens.ApiKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`ApiKey base64(<id>:<key>)`"}
