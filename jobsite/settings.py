@@ -218,6 +218,9 @@ JOBSITE = {
     "WORKER_SLOTS": env.int("JOBSITE_WORKER_SLOTS", default=0),  # 0: the node's cpu count
     "TASK_RETENTION_DAYS": env.float("JOBSITE_TASK_RETENTION_DAYS", default=7.0),
     "AUDIT_DAYS": env.float("JOBSITE_AUDIT_DAYS", default=90.0),
+    # Failed logins allowed per user and client address within the window, then 429 until it passes.
+    "LOGIN_ATTEMPTS": env.int("JOBSITE_LOGIN_ATTEMPTS", default=10),
+    "LOGIN_WINDOW_SECONDS": env.int("JOBSITE_LOGIN_WINDOW_SECONDS", default=300),
     "SLICE_RETENTION": env.int("JOBSITE_SLICE_RETENTION", default=5),
     # A worker refreshes the lease on its slice this often; a slice whose lease is older goes back to pending.
     "SLICE_HEARTBEAT_SECONDS": env.float("JOBSITE_SLICE_HEARTBEAT_SECONDS", default=2.0),

@@ -13,6 +13,8 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
 VERIFIED_SECONDS = 300
@@ -26,8 +28,32 @@ def _digest(username: str, password: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256).hexdigest()
 
 
+class TooManyAttempts(exceptions.Throttled):
+    default_detail = "Too many failed logins for this user from this address; try again later."
+
+
+def _attempts_key(userid: str, request) -> str:
+    client = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    return "login-failures:" + hashlib.sha256(f"{userid}\0{client}".encode()).hexdigest()
+
+
 class CachedBasicAuthentication(BasicAuthentication):
+    """Also limits failed attempts per user and client address (JOBSITE_LOGIN_ATTEMPTS per
+    JOBSITE_LOGIN_WINDOW_SECONDS), counted in the shared cache so every web process sees them."""
+
     def authenticate_credentials(self, userid, password, request=None):
+        attempts_key = _attempts_key(userid, request)
+        window = settings.JOBSITE["LOGIN_WINDOW_SECONDS"]
+        if cache.get(attempts_key, 0) >= settings.JOBSITE["LOGIN_ATTEMPTS"]:
+            raise TooManyAttempts(wait=window)
+        try:
+            return self._verify(userid, password, request)
+        except exceptions.AuthenticationFailed:
+            if not cache.add(attempts_key, 1, timeout=window):
+                cache.incr(attempts_key)
+            raise
+
+    def _verify(self, userid, password, request):
         key = _digest(userid, password)
         with _lock:
             remembered = _verified.get(key)
