@@ -57,26 +57,31 @@ def process_env(test_database_url):
     }
 
 
-@pytest.fixture(scope="session")
-def live_url(process_env):
-    """A real uvicorn server (the production ASGI stack) on the test database."""
+def start_web_server(env: dict) -> tuple[subprocess.Popen, str]:
+    """A real uvicorn server (the production ASGI stack) with `env`; returns it and its URL once it answers."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "jobsite.asgi:application", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
-        env=process_env,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
             httpx.get(f"{url}/healthz", timeout=1)
-            break
+            return process, url
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError("the test web server did not start")
+                raise RuntimeError("the test web server did not start") from None
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def live_url(process_env):
+    """The web server all API tests share, on the test database."""
+    process, url = start_web_server(process_env)
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -99,26 +99,9 @@ def test_a_user_without_any_privilege_can_read_nothing(server, django_user_model
 @pytest.fixture
 def server_with_anonymous(process_env, request, transactional_db):
     """A second web server started with JOBSITE_ANONYMOUS set (trusted-network mode)."""
-    import subprocess
-    import sys
-    import time
+    from tests.conftest import start_web_server
 
-    from tests.conftest import ROOT, free_port
-
-    port = free_port()
-    env = {**process_env, "JOBSITE_ANONYMOUS": request.param}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "jobsite.asgi:application", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.1)
+    process, url = start_web_server({**process_env, "JOBSITE_ANONYMOUS": request.param})
     yield url
     process.terminate()
     process.wait(timeout=10)
