@@ -2,7 +2,7 @@
 
 from jobs.lifecycle import RUNNING
 from jobs.models import Execution, Job, Slice, SliceState
-from jobs.services import controller_alive, get_execution, latest_execution
+from jobs.services import controller_alive, get_execution, get_job, latest_execution
 from jobsite.api.query import SearchOptions, csv_option, search_options
 from jobsite.errors import NotFound
 
@@ -56,8 +56,6 @@ def list_executions(params) -> list[Execution]:
 
 def job_executions(job_id: str, params) -> list[Execution]:
     """Every execution of a job, newest first (beyond Teraslice, which shows only the latest)."""
-    from jobs.services import get_job
-
     get_job(job_id)
     options = search_options(params, sortable=EXECUTION_SORT_FIELDS, default_sort="_created:desc", tiebreak="ex_id")
     return list(options.page(Execution.objects.filter(job_id=job_id)))

@@ -14,17 +14,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from jobs import services
 from jobs.api.records import iso
 from jobs.engine.runtime import build_slicers
-from jobs.engine.worker import MAX_BATCH, fast_commits
+from jobs.engine.worker import MAX_BATCH, fast_commits, worker_number, worker_tasks
 from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution, RecoveryType, Slice, SliceState
 from jobsite.errors import Unprocessable
-from tasks.models import Task
 from tasks.nodes import node_draining, this_node_id
 
 log = logging.getLogger(__name__)
@@ -65,6 +64,7 @@ class Controller:
         self.once = self.config.get("lifecycle", "once") == "once"
         self.started = execution.checkpoint.get("started") or iso(timezone.now())
         self.launched: set[int] = set()
+        self.alive: set[int] = set()  # worker numbers heartbeating now, refreshed with the stats
         self.launch_times: dict[int, float] = {}
         self.checkpoint = dict(execution.checkpoint)
         self.slicers, self.done = [], set()
@@ -99,6 +99,7 @@ class Controller:
         self.orders = self.last_orders()
         if self.slicers and not recovering:
             self.fill(self.execution.workers)  # the first slices are waiting when the workers arrive
+        self.alive = self.live_worker_numbers()  # a takeover finds loops of the last controller still running
         self.launch_workers(self.execution.workers)
         return recovering
 
@@ -159,6 +160,7 @@ class Controller:
                 full = time.monotonic() >= next_stats
                 if full:
                     next_stats = time.monotonic() + STATS_SECONDS
+                    self.alive = self.live_worker_numbers()
                 beat = self.beat(counts, full)
                 if beat is None:
                     log.warning("controller of %s lost its lease; another node took over", self.ex_id)
@@ -242,10 +244,9 @@ class Controller:
         """Keep `wanted` worker loops alive: start missing numbers, replace loops that went silent."""
         from jobs.q import enqueue_worker
 
-        alive = self.live_worker_numbers()
-        self.launched &= alive | self.recently_launched()
+        self.launched &= self.alive | self.recently_launched()
         for number in range(wanted):
-            if number not in alive and number not in self.launched:
+            if number not in self.alive and number not in self.launched:
                 enqueue_worker(self.ex_id, number)
                 self.launched.add(number)
                 self.launch_times[number] = time.monotonic()
@@ -257,10 +258,8 @@ class Controller:
 
     def live_worker_numbers(self) -> set[int]:
         silence = timezone.now() - timedelta(seconds=settings.JOBSITE["SLICE_LEASE_SECONDS"])
-        actions = Task.objects.running().filter(
-            target=self.ex_id, action__startswith=f"{services.ACTION_EXECUTION}/worker[", heartbeat_at__gte=silence
-        ).values_list("action", flat=True)
-        return {int(action.rsplit("[", 1)[1].rstrip("]")) for action in actions}
+        actions = worker_tasks(self.ex_id).running().filter(heartbeat_at__gte=silence).values_list("action", flat=True)
+        return {worker_number(action) for action in actions}
 
     def watch_failures(self, status, counts):
         """Failed slices turn the execution `failing`; a persistent one recovers after a quiet probation."""
@@ -310,16 +309,17 @@ class Controller:
     # --- writing state -----------------------------------------------------------------------------------
 
     def stats(self, counts) -> dict:
-        workers = Task.objects.filter(target=self.ex_id, action__startswith=f"{services.ACTION_EXECUTION}/worker[")
-        joined = workers.count()
-        alive = len(self.live_worker_numbers())
+        """`_slicer_stats` (spec §3.6); `self.alive` is refreshed by the loop just before."""
+        workers = worker_tasks(self.ex_id).aggregate(
+            joined=Count("id"), disconnected=Count("id", filter=Q(finished_at__isnull=False, error__isnull=False))
+        )
         active = Slice.objects.filter(execution_id=self.ex_id, state=SliceState.START).values("holder").distinct().count()
         stats = {
-            "workers_available": max(alive - active, 0),
+            "workers_available": max(len(self.alive) - active, 0),
             "workers_active": active,
-            "workers_joined": joined,
+            "workers_joined": workers["joined"],
             "workers_reconnected": 0,
-            "workers_disconnected": workers.filter(finished_at__isnull=False, error__isnull=False).count(),
+            "workers_disconnected": workers["disconnected"],
             "job_duration": 0,
             "failed": counts[SliceState.ERROR],
             "processed": counts[SliceState.COMPLETED] + counts[SliceState.ERROR],
@@ -337,7 +337,7 @@ class Controller:
     def analytics_summary(self, until_processed: int, timeout: float = 2.0) -> dict:
         """Per-operation counts and times, summed over this execution's worker loops. Workers report their
         totals when they run out of slices, so this waits (briefly) for the reports to cover every slice."""
-        workers = Task.objects.filter(target=self.ex_id, action__startswith=f"{services.ACTION_EXECUTION}/worker[")
+        workers = worker_tasks(self.ex_id)
         deadline = time.monotonic() + timeout
         while True:
             reports = list(workers.values_list("status", flat=True))

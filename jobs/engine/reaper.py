@@ -14,7 +14,7 @@ from jobs import services
 from jobs.lifecycle import LIVING, ExecutionStatus
 from jobs.models import Execution
 from tasks.audit import purge_old_entries
-from tasks.models import Task
+from jobs.engine.worker import worker_tasks
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -34,9 +34,7 @@ def reap(node_id: str) -> None:
 
 def end_silent_worker_tasks(lease_seconds: float) -> None:
     cutoff = timezone.now() - timedelta(seconds=lease_seconds)
-    Task.objects.running().filter(
-        action__startswith=f"{services.ACTION_EXECUTION}/worker[", heartbeat_at__lt=cutoff
-    ).update(finished_at=timezone.now(), error={"type": "worker_lost", "reason": "the worker stopped heartbeating"})
+    worker_tasks().running().filter(heartbeat_at__lt=cutoff).update(finished_at=timezone.now(), error={"type": "worker_lost", "reason": "the worker stopped heartbeating"})
 
 
 def end_orphaned_stops(silence_seconds: float, actor: str) -> None:

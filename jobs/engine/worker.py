@@ -34,8 +34,21 @@ BATCH_SECONDS = 0.1  # a claimed batch is about this much work at most
 MAX_BATCH = 64
 
 
+WORKER_ACTION_PREFIX = f"{services.ACTION_EXECUTION}/worker["
+
+
 def worker_action(number: int) -> str:
-    return f"{services.ACTION_EXECUTION}/worker[{number}]"
+    return f"{WORKER_ACTION_PREFIX}{number}]"
+
+
+def worker_number(action: str) -> int:
+    return int(action.removeprefix(WORKER_ACTION_PREFIX).rstrip("]"))
+
+
+def worker_tasks(ex_id: str | None = None):
+    """The task rows of worker loops (of one execution, or of all)."""
+    tasks = Task.objects.filter(action__startswith=WORKER_ACTION_PREFIX)
+    return tasks.filter(target=ex_id) if ex_id else tasks
 
 
 def fast_commits():
