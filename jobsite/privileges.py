@@ -29,6 +29,11 @@ ACTION_PRIVILEGES = {
     "cluster:admin/jobs/delete": (MANAGE,),
     "cluster:admin/jobs/recover": (MANAGE,),
     "cluster:admin/jobs/workers": (MANAGE,),
+    # Anyone holding a privilege may keep API tokens for themselves; admins manage everybody's.
+    "cluster:monitor/tokens/own": READERS,
+    "cluster:admin/tokens/revoke": (MANAGE,),  # anybody's token, from the admin
+    # The Django admin edits any row by hand, so it is `manage` only.
+    "cluster:admin/site": (MANAGE,),
 }
 UNDECLARED_WRITE = (MANAGE,)
 
@@ -55,17 +60,25 @@ def privileges_of(user) -> set[str]:
     return set(user.groups.filter(name__in=PRIVILEGES).values_list("name", flat=True))
 
 
+def may(user, action: str) -> bool:
+    return bool(privileges_of(user) & set(privileges_granting(action)))
+
+
+def refusal(user, action: str) -> str:
+    """Why `user` may not perform `action`, in Elasticsearch's words (naming the privileges that grant it)."""
+    return (
+        f"action [{action}] is unauthorized for user [{user.get_username()}], "
+        f"this action is granted by the cluster privileges [{','.join(privileges_granting(action))}]"
+    )
+
+
 class ActionPermission(BasePermission):
     """Allows a request when the user holds one of the privileges that grant the view's action."""
 
     def has_permission(self, request, view):
         action = action_of(view, request.method)
-        granting = privileges_granting(action)
-        if privileges_of(request.user) & set(granting):
+        if may(request.user, action):
             return True
         if request.user and request.user.is_authenticated:
-            self.message = (
-                f"action [{action}] is unauthorized for user [{request.user.get_username()}], "
-                f"this action is granted by the cluster privileges [{','.join(granting)}]"
-            )
+            self.message = refusal(request.user, action)
         return False

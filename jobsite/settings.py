@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "jobsite.console.console_context",
             ],
         },
     },
@@ -117,7 +118,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-LOGIN_URL = "/admin/login/"
+# One login page (the console's, rate limited) for the console and the admin.
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
+LOGOUT_REDIRECT_URL = "/console/login/"
 
 # --- transport security ---------------------------------------------------------------------------------
 # Production (DEBUG off) assumes HTTPS: secure cookies, HSTS, redirect to https (health probes exempt).
@@ -133,7 +137,9 @@ if HTTPS:
 if env.bool("JOBSITE_BEHIND_PROXY", default=False):
     # The reverse proxy terminating TLS says so; only trust this behind one.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Console sessions end after this long without a request (each request extends it).
 SESSION_COOKIE_AGE = env.int("JOBSITE_SESSION_SECONDS", default=12 * 3600)
+SESSION_SAVE_EVERY_REQUEST = True
 
 # --- API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

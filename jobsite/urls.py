@@ -1,21 +1,34 @@
-"""Routes. The Teraslice JSON routes are mounted twice, at `/` and under `/v1`, as Teraslice does."""
+"""Routes. The Teraslice JSON routes are mounted twice, at `/` and under `/v1`, as Teraslice does; the
+browser console lives under /console/."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from jobs import urls as jobs_console
 from jobs.api.urls import txt_urlpatterns
 from jobs.api.urls import urlpatterns as job_routes
 from jobsite.api.catchall import CatchAllView
+from jobsite import console
 from jobsite.api.views import HealthView, InfoView
+from tasks import urls as tasks_console
 
 teraslice_routes = [
     re_path(r"^$", InfoView.as_view(), name="info"),
     *job_routes,
 ]
 
+console_routes = [
+    path("", console.home, name="home"),
+    path("login/", console.LoginView.as_view(), name="login"),
+    path("logout/", console.LogoutView.as_view(), name="logout"),
+    *jobs_console.urlpatterns,
+    *tasks_console.urlpatterns,
+]
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("console/", include((console_routes, "console"), namespace="console")),
     path("healthz", HealthView.as_view(), name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -13,9 +13,10 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
+
+from jobsite import login_limit
 
 VERIFIED_SECONDS = 300
 MAX_ENTRIES = 10_000
@@ -32,25 +33,17 @@ class TooManyAttempts(exceptions.Throttled):
     default_detail = "Too many failed logins for this user from this address; try again later."
 
 
-def _attempts_key(userid: str, request) -> str:
-    client = request.META.get("REMOTE_ADDR", "") if request is not None else ""
-    return "login-failures:" + hashlib.sha256(f"{userid}\0{client}".encode()).hexdigest()
-
-
 class CachedBasicAuthentication(BasicAuthentication):
-    """Also limits failed attempts per user and client address (JOBSITE_LOGIN_ATTEMPTS per
-    JOBSITE_LOGIN_WINDOW_SECONDS), counted in the shared cache so every web process sees them."""
+    """Also limits failed attempts per user and client address (jobsite/login_limit.py)."""
 
     def authenticate_credentials(self, userid, password, request=None):
-        attempts_key = _attempts_key(userid, request)
-        window = settings.JOBSITE["LOGIN_WINDOW_SECONDS"]
-        if cache.get(attempts_key, 0) >= settings.JOBSITE["LOGIN_ATTEMPTS"]:
-            raise TooManyAttempts(wait=window)
+        client = login_limit.client_address(request)
+        if login_limit.is_blocked(userid, client):
+            raise TooManyAttempts(wait=login_limit.window_seconds())
         try:
             return self._verify(userid, password, request)
         except exceptions.AuthenticationFailed:
-            if not cache.add(attempts_key, 1, timeout=window):
-                cache.incr(attempts_key)
+            login_limit.record_failure(userid, client)
             raise
 
     def _verify(self, userid, password, request):

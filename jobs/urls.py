@@ -1,0 +1,16 @@
+"""Console routes of the jobs app (mounted under /console/)."""
+
+from django.urls import path
+
+from jobs import views
+
+urlpatterns = [
+    path("jobs/", views.JobListView.as_view(), name="jobs"),
+    path("jobs/<str:job_id>/", views.JobDetailView.as_view(), name="job"),
+    path("jobs/<str:job_id>/start", views.StartView.as_view(), name="job-start"),
+    path("jobs/<str:job_id>/stop", views.StopView.as_view(), name="job-stop"),
+    path("jobs/<str:job_id>/pause", views.PauseView.as_view(), name="job-pause"),
+    path("jobs/<str:job_id>/resume", views.ResumeView.as_view(), name="job-resume"),
+    path("jobs/<str:job_id>/recover", views.RecoverView.as_view(), name="job-recover"),
+    path("jobs/<str:job_id>/workers", views.WorkersView.as_view(), name="job-workers"),
+]

@@ -1,0 +1,45 @@
+"""Console forms for tokens and the audit log."""
+
+from django import forms
+
+from tasks.models import ApiToken
+
+OUTCOMES = [("", "any"), ("success", "success"), ("refused", "refused (401/403)"), ("failed", "failed")]
+
+
+class TokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["name"]
+        widgets = {"name": forms.TextInput(attrs={"placeholder": "e.g. deploy script on build-01"})}
+
+
+class AuditFilterForm(forms.Form):
+    """Every field optional; an empty form lists everything, newest first."""
+
+    user = forms.CharField(required=False, help_text="Exact user name; `-` for requests without credentials.")
+    action = forms.CharField(required=False, help_text="Action, or its beginning (e.g. `cluster:admin/jobs/`).")
+    target = forms.CharField(required=False, help_text="Exact job, execution or token id.")
+    outcome = forms.ChoiceField(required=False, choices=OUTCOMES)
+    since = forms.DateTimeField(required=False, help_text="From this time (YYYY-MM-DD or YYYY-MM-DD HH:MM).")
+    until = forms.DateTimeField(required=False, help_text="Up to this time.")
+
+    def filter(self, entries):
+        data = self.cleaned_data
+        if data["user"]:
+            entries = entries.filter(user="" if data["user"] == "-" else data["user"])
+        if data["action"]:
+            entries = entries.filter(action__startswith=data["action"])
+        if data["target"]:
+            entries = entries.filter(target=data["target"])
+        if data["outcome"] == "success":
+            entries = entries.filter(status__lt=400)
+        elif data["outcome"] == "refused":
+            entries = entries.filter(status__in=(401, 403))
+        elif data["outcome"] == "failed":
+            entries = entries.filter(status__gte=400).exclude(status__in=(401, 403))
+        if data["since"]:
+            entries = entries.filter(at__gte=data["since"])
+        if data["until"]:
+            entries = entries.filter(at__lte=data["until"])
+        return entries

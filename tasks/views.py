@@ -1,0 +1,87 @@
+"""Console pages of the tasks app: your API tokens, and the audit log."""
+
+import base64
+
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.urls import reverse
+
+from jobsite.console import ConsoleAction, ConsoleView
+from jobsite.errors import NotFound
+from tasks.forms import AuditFilterForm, TokenForm
+from tasks.models import AuditEntry
+from tasks.tokens import create_token, revoke_token
+
+OWN_TOKENS = "cluster:monitor/tokens/own"
+AUDIT_PAGE_SIZE = 50
+
+
+class TokensView(ConsoleView):
+    action_by_method = {"get": OWN_TOKENS}
+    login_required = True
+
+    def get(self, request):
+        return render(request, "console/tokens.html", {
+            "tokens": request.user.api_tokens.all(),
+            "form": TokenForm(),
+        })
+
+
+class TokenCreateView(ConsoleView):
+    """Shows the new key on the answer to the POST itself, once: it is never stored, so never shown again."""
+
+    action_by_method = {"post": OWN_TOKENS}
+    login_required = True
+    http_method_names = ["post"]
+
+    def post(self, request):
+        form = TokenForm(request.POST)
+        new_key = None
+        if form.is_valid():
+            token, key = create_token(user=request.user, name=form.cleaned_data["name"])
+            request._audit_target = token.key_id
+            new_key = {
+                "name": token.name,
+                "key": key,
+                "api_key": base64.b64encode(f"{token.key_id}:{key}".encode()).decode(),
+            }
+            form = TokenForm()
+        else:
+            request._audit_status = 400
+        response = render(request, "console/tokens.html", {
+            "tokens": request.user.api_tokens.all(), "form": form, "new_key": new_key,
+        }, status=200 if new_key else 400)
+        response["Cache-Control"] = "no-store"  # the key must not linger in a cache
+        return response
+
+
+class TokenRevokeView(ConsoleAction):
+    action_by_method = {"post": OWN_TOKENS}
+    login_required = True
+
+    def perform(self, request, key_id):
+        # Only your own tokens: someone else's id is "not found", not "forbidden", so ids cannot be probed.
+        token = request.user.api_tokens.filter(key_id=key_id).first()
+        if token is None:
+            raise NotFound(f"You have no token {key_id}.")
+        revoke_token(token)
+        return f"Token “{token.name}” is revoked; requests using it are refused from now on."
+
+    def get_success_url(self):
+        return reverse("console:tokens")
+
+
+class AuditView(ConsoleView):
+    """The audit log, filtered by user, action, target, outcome and time; newest first."""
+
+    def get(self, request):
+        form = AuditFilterForm(request.GET or None)
+        entries = AuditEntry.objects.all()
+        if form.is_bound and form.is_valid():
+            entries = form.filter(entries)
+        page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+        query = request.GET.copy()
+        query.pop("page", None)
+        return render(request, "console/audit.html", {
+            "form": form, "page": page, "query": query.urlencode(),
+        }, status=400 if form.is_bound and form.errors else 200)
