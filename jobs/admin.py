@@ -4,6 +4,8 @@ Status fields are read-only: only jobs/services.py changes state (DESIGN.md rule
 slices are created by services and the engine, so they cannot be added here, and they cannot be
 deleted either: deleting an execution cascades to its slices, which the confirmation page would list
 one by one, and there can be millions. Slices are only ever reached through filtered changelist links.
+Jobs are started, and executions stopped, paused and resumed, by actions calling the same services as
+the API, each needing the privilege the table gives that action.
 """
 
 import json
@@ -20,7 +22,15 @@ from jobs.lifecycle import SliceState
 from jobs import services
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobsite.errors import DomainError
-from tasks.admin import ReadOnlyByDefault, ViewOnly, change_link, changelist_link, json_display
+from tasks.admin import (
+    PrivilegedActions,
+    ReadOnlyByDefault,
+    ViewOnly,
+    change_link,
+    changelist_link,
+    json_display,
+    privileged_action,
+)
 from tasks.models import Node
 
 
@@ -66,7 +76,7 @@ class JobForm(forms.ModelForm):
 
 
 @admin.register(Job)
-class JobAdmin(ReadOnlyByDefault, admin.ModelAdmin):
+class JobAdmin(PrivilegedActions, ReadOnlyByDefault, admin.ModelAdmin):
     """Jobs are created and changed through the same services as the API (name and `active` follow the spec)."""
 
     form = JobForm
@@ -80,6 +90,7 @@ class JobAdmin(ReadOnlyByDefault, admin.ModelAdmin):
     ]
     editable_fields = ["spec"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
+    actions = ["start"]
 
     def get_fields(self, request, obj=None):
         # A new job has no id, dates or executions yet to show.
@@ -103,6 +114,10 @@ class JobAdmin(ReadOnlyByDefault, admin.ModelAdmin):
         count = obj.execution_count
         return changelist_link(Execution, f"{count} execution{pluralize(count)}", job__job_id__exact=obj.pk)
 
+    @privileged_action("cluster:admin/jobs/start", "Start selected jobs", done="started")
+    def start(self, request, job):
+        services.start_job(job.pk, actor=request.user.get_username())
+
 
 class TransitionInline(ViewOnly, admin.TabularInline):
     """The execution's timeline, oldest first. History is never edited."""
@@ -117,7 +132,7 @@ class TransitionInline(ViewOnly, admin.TabularInline):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(HandEdited, admin.ModelAdmin):
+class ExecutionAdmin(PrivilegedActions, HandEdited, admin.ModelAdmin):
     list_display = ["ex_id", "name", "job_link", "status", "has_errors", "workers", "controller", "created", "updated"]
     list_filter = ["status", "has_errors", "deleted", "recovered_slice_type", "controller_node"]
     list_select_related = ["job", "controller_node"]
@@ -125,6 +140,7 @@ class ExecutionAdmin(HandEdited, admin.ModelAdmin):
     date_hierarchy = "created"
     ordering = ["-created"]
     inlines = [TransitionInline]
+    actions = ["stop", "pause", "resume"]
     fieldsets = [
         (None, {"fields": ["ex_id", "name", "job_link", "status", "has_errors", "failure_reason"]}),
         ("Work", {"fields": ["workers", "slices", "controller", "controller_heartbeat"]}),
@@ -147,6 +163,18 @@ class ExecutionAdmin(HandEdited, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @privileged_action("cluster:admin/jobs/stop", "Stop selected executions", done="stopped")
+    def stop(self, request, execution):
+        services.stop_execution(execution.pk, actor=request.user.get_username())
+
+    @privileged_action("cluster:admin/jobs/pause", "Pause selected executions", done="paused")
+    def pause(self, request, execution):
+        services.pause_execution(execution.pk, actor=request.user.get_username())
+
+    @privileged_action("cluster:admin/jobs/resume", "Resume selected executions", done="resumed")
+    def resume(self, request, execution):
+        services.resume_execution(execution.pk, actor=request.user.get_username())
 
     @admin.display(description="job", ordering="job__name")
     def job_link(self, obj):

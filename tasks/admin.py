@@ -1,4 +1,4 @@
-"""Admin for nodes and tasks, and the few display helpers the jobs and assets admins share.
+"""Admin for nodes and tasks, and the few display and action helpers the jobs and assets admins share.
 
 Nodes and tasks are written only by the node registry and the task registry: operators look at them
 and may delete stale rows, but never edit them.
@@ -7,15 +7,18 @@ and may delete stale rows, but never edit them.
 import json
 import base64
 from datetime import timedelta
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.utils import flatten_fieldsets, model_ngettext
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from jobsite.errors import DomainError
+from jobsite.privileges import may
 from tasks.models import ApiToken, AuditEntry, Node, Task
 from tasks.tokens import create_token, revoke_token
 
@@ -71,6 +74,47 @@ class ViewOnly(ReadOnlyByDefault):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def privileged_action(action, description, done):
+    """An admin action needing `action` from the privilege table, applied row by row (through a service).
+
+    The decorated function acts on one row. A row the service refuses (a DomainError) gets its own error
+    message, the others one summary: "3 executions stopped."
+    """
+
+    def decorate(act_on_row):
+        @admin.action(description=description)
+        @wraps(act_on_row)
+        def run(model_admin, request, queryset):
+            succeeded = 0
+            for row in queryset:
+                try:
+                    act_on_row(model_admin, request, row)
+                except DomainError as error:
+                    model_admin.message_user(request, f"{row}: {error.message}", messages.ERROR)
+                else:
+                    succeeded += 1
+            if succeeded:
+                done_message = f"{succeeded} {model_ngettext(queryset, succeeded)} {done}."
+                model_admin.message_user(request, done_message, messages.SUCCESS)
+
+        run.privileged_action = action
+        return run
+
+    return decorate
+
+
+class PrivilegedActions:
+    """Offers only the `privileged_action`s the user may perform. Django looks a posted action up through
+    `get_actions` too, so one not offered is refused even when forged."""
+
+    def get_actions(self, request):
+        return {
+            name: entry
+            for name, entry in super().get_actions(request).items()
+            if not hasattr(entry[0], "privileged_action") or may(request.user, entry[0].privileged_action)
+        }
 
 
 class ConnectedFilter(admin.SimpleListFilter):
@@ -210,7 +254,7 @@ class AuditEntryAdmin(ViewOnly, admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(PrivilegedActions, admin.ModelAdmin):
     """Admins create tokens for users (the key is shown once) and revoke them; keys are never stored."""
 
     list_display = ["name", "user", "key_id", "created", "last_used", "active"]
@@ -237,7 +281,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             f"{base64.b64encode(f'{token.key_id}:{key}'.encode()).decode()}",
         )
 
-    @admin.action(description="Revoke the selected tokens")
-    def revoke(self, request, queryset):
-        for token in queryset:
-            revoke_token(token)
+    @privileged_action("cluster:admin/tokens/revoke", "Revoke the selected tokens", done="revoked")
+    def revoke(self, request, token):
+        revoke_token(token)
