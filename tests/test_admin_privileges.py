@@ -16,7 +16,7 @@ from jobsite.privileges import (
     MANAGE_ROLLUP,
     MONITOR,
 )
-from tasks.models import ApiToken
+from tasks.models import ApiToken, AuditEntry
 from tasks.tokens import create_token
 from tests.test_admin import admin_url, make_execution, make_job
 
@@ -192,3 +192,29 @@ def test_an_action_the_table_does_not_grant_is_neither_offered_nor_run(manager, 
     assert Execution.objects.get(pk=execution.pk).status == "running"
     assert not ExecutionTransition.objects.filter(execution=execution).exists()
     assert messages_of(response) == [("warning", "No action selected.")]
+
+
+# --- audit ------------------------------------------------------------------------------------------------
+
+
+def test_admin_actions_and_edits_are_audited(manager, user_with):
+    execution = make_execution()
+    job = make_job()
+
+    run_action(manager, Execution, "stop", execution)
+    manager.post(admin_url(Job, "change", job.pk), {"spec": '{"name": "x", "operations": []}'})
+
+    entries = list(AuditEntry.objects.order_by("id").values_list("user", "action", "target", "method"))
+    assert entries == [
+        (f"{MANAGE}-user", "admin:jobs_execution_changelist:stop", "", "POST"),
+        (f"{MANAGE}-user", "admin:jobs_job_change", str(job.pk), "POST"),
+    ]
+
+
+def test_a_refused_admin_post_is_audited(client, user_with):
+    client.force_login(user_with(MONITOR))
+
+    client.post(admin_url(Execution, "changelist"), {"action": "stop", "_selected_action": ["x"], "index": 0})
+
+    entry = AuditEntry.objects.get()
+    assert (entry.user, entry.status, entry.outcome) == (f"{MONITOR}-user", 403, "refused")
