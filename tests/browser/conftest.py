@@ -1,0 +1,51 @@
+"""A real Chromium (Debian's package, driven by Playwright) against the live test server.
+
+CI installs Chromium (.ci/run); Playwright never downloads a browser of its own. Screenshots land in
+var/screenshots/ for a person to look at.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+# As root in a container Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]
+
+
+# Module scope: Playwright's sync API keeps an event loop running in this thread while it is open, which
+# Django's async-safety check would see in every later test's database access.
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    executable = os.environ.get("JOBSITE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Chromium is needed for the console tests: apt-get install chromium (or set JOBSITE_CHROMIUM)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium, server, monkeypatch):
+    # The test's own ORM calls run beside Playwright's loop; they are plain synchronous calls all the same.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    context = chromium.new_context(base_url=server, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path, full_page=True)
+    return path
