@@ -9,6 +9,7 @@ from jobs import urls as jobs_console
 from jobs.api.urls import txt_urlpatterns
 from jobs.api.urls import urlpatterns as job_routes
 from jobsite.api.catchall import CatchAllView
+from jobsite.api.routes import re_path_any_case
 from jobsite import console
 from jobsite.api.views import HealthView, InfoView
 from tasks import urls as tasks_console
@@ -32,8 +33,8 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    re_path(r"^v1$", InfoView.as_view(), name="info-v1"),
-    path("v1/", include((teraslice_routes, "teraslice"), namespace="v1")),
+    re_path_any_case(r"^v1$", InfoView.as_view(), name="info-v1"),
+    re_path_any_case(r"^v1/", include((teraslice_routes, "teraslice"), namespace="v1")),
     path("", include((teraslice_routes, "teraslice"), namespace="root")),
     path("", include((txt_urlpatterns, "txt"), namespace="txt")),
     re_path(r"^.*$", CatchAllView.as_view(), name="catch-all"),

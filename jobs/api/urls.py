@@ -1,8 +1,8 @@
-"""Job and execution routes. Teraslice tolerates a trailing slash, so every pattern does too."""
-
-from django.urls import re_path
+"""Job and execution routes. Teraslice (Express) tolerates a trailing slash and ignores the case of
+paths, so every pattern does too."""
 
 from jobs.api import views
+from jobsite.api.routes import re_path_any_case
 
 ID = r"(?P<{}>[^/]+)"
 JOB = "^jobs/" + ID.format("job_id")
@@ -10,7 +10,7 @@ EX = "^ex/" + ID.format("ex_id")
 
 
 def route(pattern: str, view, name: str):
-    return re_path(pattern + "/?$", view, name=name)
+    return re_path_any_case(pattern + "/?$", view, name=name)
 
 
 def on_both(suffix: str, view, name: str):

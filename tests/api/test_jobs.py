@@ -202,8 +202,6 @@ def test_get_job_works_without_v1_and_with_trailing_slash(api):
     assert response.json()["job_id"] == job_id
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: routes are case-sensitive; Teraslice (Express) matches paths "
-                   "case-insensitively (teraslice.md §1.1), here /V1/Jobs falls through to the 405 catch-all")
 def test_routes_are_case_insensitive(api):
     job_id = submit(api, start=False)["job_id"]
 
@@ -211,6 +209,15 @@ def test_routes_are_case_insensitive(api):
 
     assert response.status_code == 200
     assert response.json()["job_id"] == job_id
+    assert api.get(f"/JOBS/{job_id}/").json()["job_id"] == job_id
+    assert api.get("/V1").json()["clustering_type"] == "native"
+    assert api.get("/Txt/Jobs").status_code == 200
+
+
+def test_ids_keep_their_case(api):
+    job_id = submit(api, start=False)["job_id"]
+
+    assert api.get(f"/v1/jobs/{job_id.upper()}").status_code == 404
 
 
 # --- GET /v1/jobs --------------------------------------------------------------------------------------------
