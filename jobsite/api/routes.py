@@ -3,9 +3,9 @@
 generator read it as usual."""
 
 import re
-from functools import cached_property, partial
+from functools import cached_property
 
-from django.urls.conf import _path
+from django.urls import URLPattern, URLResolver
 from django.urls.resolvers import RegexPattern
 
 
@@ -15,5 +15,9 @@ class AnyCasePattern(RegexPattern):
         return re.compile(self._regex, re.IGNORECASE)
 
 
-# Django's own re_path() is this same partial with RegexPattern.
-re_path_any_case = partial(_path, Pattern=AnyCasePattern)
+def re_path_any_case(regex: str, view, name: str | None = None):
+    """Django's re_path(), matching in any case."""
+    if isinstance(view, (list, tuple)):  # include(...)
+        urlconf_module, app_name, namespace = view
+        return URLResolver(AnyCasePattern(regex), urlconf_module, app_name=app_name, namespace=namespace)
+    return URLPattern(AnyCasePattern(regex, name=name, is_endpoint=True), view, name=name)
