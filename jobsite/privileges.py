@@ -1,8 +1,9 @@
 """Who may do what (spec/jobsite.md §7), in one place.
 
-Every view declares the action each of its methods performs; this module says which privileges (groups)
-grant each action. A method that declares nothing is a read when it is safe (GET, HEAD, OPTIONS) and
-needs `manage` otherwise, so a route added later is protected from birth.
+Every view (API and console alike) declares the action each of its methods performs, and every admin
+bulk action declares its own; this module says which privileges (groups) grant each action. A method
+that declares nothing is a read when it is safe (GET, HEAD, OPTIONS) and needs `manage` otherwise, so a
+route added later is protected from birth.
 """
 
 from django.conf import settings
@@ -29,6 +30,7 @@ ACTION_PRIVILEGES = {
     "cluster:admin/jobs/delete": (MANAGE,),
     "cluster:admin/jobs/recover": (MANAGE,),
     "cluster:admin/jobs/workers": (MANAGE,),
+    "cluster:admin/tasks/cancel": (MANAGE,),
     # Anyone holding a privilege may keep API tokens for themselves; admins manage everybody's.
     "cluster:monitor/tokens/own": READERS,
     "cluster:admin/tokens/revoke": (MANAGE,),  # anybody's token, from the admin
