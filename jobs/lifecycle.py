@@ -27,6 +27,8 @@ INIT = frozenset({S.PENDING, S.SCHEDULING, S.INITIALIZING})
 RUNNING = frozenset({S.RECOVERING, S.RUNNING, S.FAILING, S.PAUSED, S.STOPPING})
 TERMINAL = frozenset({S.COMPLETED, S.STOPPED, S.REJECTED, S.FAILED, S.TERMINATED})
 LIVING = INIT | RUNNING
+# Pause and resume act on these: running, not starting up and not already stopping.
+PAUSABLE = RUNNING - {S.STOPPING}
 
 
 class JobState(models.TextChoices):

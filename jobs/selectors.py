@@ -24,8 +24,8 @@ def job_options(params) -> SearchOptions:
     return search_options(params, sortable=JOB_SORT_FIELDS, default_sort="_updated:desc", tiebreak="job_id")
 
 
-def execution_options(params) -> SearchOptions:
-    return search_options(params, sortable=EXECUTION_SORT_FIELDS, default_sort="_updated:desc", tiebreak="ex_id")
+def execution_options(params, default_sort: str = "_updated:desc") -> SearchOptions:
+    return search_options(params, sortable=EXECUTION_SORT_FIELDS, default_sort=default_sort, tiebreak="ex_id")
 
 
 def list_jobs(params) -> list[Job]:
@@ -57,7 +57,7 @@ def list_executions(params) -> list[Execution]:
 def job_executions(job_id: str, params) -> list[Execution]:
     """Every execution of a job, newest first (beyond Teraslice, which shows only the latest)."""
     get_job(job_id)
-    options = search_options(params, sortable=EXECUTION_SORT_FIELDS, default_sort="_created:desc", tiebreak="ex_id")
+    options = execution_options(params, default_sort="_created:desc")
     return list(options.page(Execution.objects.filter(job_id=job_id)))
 
 
@@ -83,9 +83,3 @@ def running_controller(execution: Execution) -> Execution:
     if execution.status not in RUNNING or not controller_alive(execution):
         raise NotFound(f"Could not find active slicer for ex_id: {execution.ex_id}")
     return execution
-
-
-def running_controllers() -> list[Execution]:
-    """Executions with a live controller, ordered as Teraslice lists them (name, then start, descending)."""
-    candidates = Execution.objects.filter(status__in=RUNNING, controller_heartbeat__isnull=False)
-    return [ex for ex in candidates.order_by("-name", "-created") if controller_alive(ex)]

@@ -13,14 +13,13 @@ from django.urls import reverse
 
 from jobs import selectors, services
 from jobs.forms import RecoverForm, StopForm, WorkersForm
-from jobs.lifecycle import LIVING, ExecutionStatus
+from jobs.lifecycle import LIVING, PAUSABLE, ExecutionStatus
 from jobs.models import Job
 from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import Invalid
 
 JOBS_PAGE_SIZE = 50
 EXECUTIONS_SHOWN = 20
-PAUSABLE = {ExecutionStatus.RUNNING, ExecutionStatus.RECOVERING, ExecutionStatus.FAILING}
 
 
 class JobListView(ConsoleView):
@@ -47,9 +46,7 @@ def offered_controls(job: Job, latest) -> set[str]:
         return {"start", "recover"}
     offered = {"stop", "workers"}
     if latest.status in PAUSABLE:
-        offered.add("pause")
-    if latest.status == ExecutionStatus.PAUSED:
-        offered.add("resume")
+        offered.add("resume" if latest.status == ExecutionStatus.PAUSED else "pause")
     return offered
 
 

@@ -55,11 +55,15 @@ def privileges_granting(action: str) -> tuple[str, ...]:
 
 
 def privileges_of(user) -> set[str]:
+    """The user's privileges, read once per user object (a request checks several actions: the view's,
+    the buttons a page offers, the admin's actions)."""
     if not user or not user.is_authenticated:
         return set(ANONYMOUS_PRIVILEGES[settings.JOBSITE["ANONYMOUS"]])
     if user.is_superuser:
         return set(PRIVILEGES)
-    return set(user.groups.filter(name__in=PRIVILEGES).values_list("name", flat=True))
+    if not hasattr(user, "_jobsite_privileges"):
+        user._jobsite_privileges = frozenset(user.groups.filter(name__in=PRIVILEGES).values_list("name", flat=True))
+    return set(user._jobsite_privileges)
 
 
 def may(user, action: str) -> bool:

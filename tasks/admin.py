@@ -5,7 +5,6 @@ and may delete stale rows, but never edit them.
 """
 
 import json
-import base64
 from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlencode
@@ -20,7 +19,7 @@ from django.utils.html import format_html
 from jobsite.errors import DomainError
 from jobsite.privileges import may
 from tasks.models import ApiToken, AuditEntry, Node, Task
-from tasks.tokens import create_token, revoke_token
+from tasks.tokens import api_key_value, create_token, revoke_token
 
 # Read-only displays render a callable's None as "None", so helpers return the admin's empty marker.
 EMPTY = admin.site.empty_value_display
@@ -278,7 +277,7 @@ class ApiTokenAdmin(PrivilegedActions, admin.ModelAdmin):
         messages.warning(
             request,
             f"Token key (shown only now): {key}  —  ApiKey header value: "
-            f"{base64.b64encode(f'{token.key_id}:{key}'.encode()).decode()}",
+            f"{api_key_value(token, key)}",
         )
 
     @privileged_action("cluster:admin/tokens/revoke", "Revoke the selected tokens", done="revoked")

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 
+from jobsite.privileges import action_of
 from tasks.models import AuditEntry
 
 TARGET_KWARGS = ("job_id", "ex_id", "key_id", "object_id")
@@ -44,8 +45,6 @@ class AuditMiddleware:
             return None
         view_class = getattr(view_func, "view_class", None)
         if view_class is not None and hasattr(view_class, "action_by_method"):
-            from jobsite.privileges import action_of
-
             view = view_class(**getattr(view_func, "view_initkwargs", {}))
             request._audit_action = action_of(view, request.method)
         elif request.resolver_match and request.resolver_match.namespace == "admin":

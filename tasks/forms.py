@@ -32,12 +32,8 @@ class AuditFilterForm(forms.Form):
             entries = entries.filter(action__startswith=data["action"])
         if data["target"]:
             entries = entries.filter(target=data["target"])
-        if data["outcome"] == "success":
-            entries = entries.filter(status__lt=400)
-        elif data["outcome"] == "refused":
-            entries = entries.filter(status__in=(401, 403))
-        elif data["outcome"] == "failed":
-            entries = entries.filter(status__gte=400).exclude(status__in=(401, 403))
+        if data["outcome"]:
+            entries = entries.with_outcome(data["outcome"])
         if data["since"]:
             entries = entries.filter(at__gte=data["since"])
         if data["until"]:

@@ -120,6 +120,19 @@ class Task(models.Model):
         return self.finished_at is not None
 
 
+REFUSED_STATUSES = (401, 403)
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    def with_outcome(self, outcome: str):
+        """success (< 400), refused (401, 403) or failed (any other 4xx/5xx), as `AuditEntry.outcome` says."""
+        if outcome == "success":
+            return self.filter(status__lt=400)
+        if outcome == "refused":
+            return self.filter(status__in=REFUSED_STATUSES)
+        return self.filter(status__gte=400).exclude(status__in=REFUSED_STATUSES)
+
+
 class AuditEntry(models.Model):
     """One state-changing request: who, when, what on what, with which outcome (kept JOBSITE_AUDIT_DAYS)."""
 
@@ -132,6 +145,8 @@ class AuditEntry(models.Model):
     status = models.PositiveSmallIntegerField(help_text="HTTP status of the answer.")
     client = models.GenericIPAddressField(null=True, blank=True)
     opaque_id = models.CharField(max_length=255, blank=True, help_text="X-Opaque-Id of the request.")
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -149,7 +164,7 @@ class AuditEntry(models.Model):
     def outcome(self) -> str:
         if self.status < 400:
             return "success"
-        return "refused" if self.status in (401, 403) else "failed"
+        return "refused" if self.status in REFUSED_STATUSES else "failed"
 
 
 class ApiToken(models.Model):

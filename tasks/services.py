@@ -42,6 +42,14 @@ def begin_task(
     )
 
 
+def report_progress(task_id: int, status: dict | None = None) -> None:
+    """A running task says it is alive, with its progress when given."""
+    fields = {"heartbeat_at": timezone.now()}
+    if status is not None:
+        fields["status"] = status
+    Task.objects.filter(pk=task_id).update(**fields)
+
+
 def finish_task(task: Task, *, result=None, error=None) -> Task:
     """Store the outcome; finishing twice keeps the first outcome."""
     finished = Task.objects.filter(pk=task.pk, finished_at__isnull=True).update(

@@ -4,12 +4,17 @@ import base64
 import binascii
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from tasks.models import ApiToken
+
+# `last_used` is for people deciding whether a token is still needed: minute precision is plenty, and a
+# script calling the API in a loop does not write a row per request.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def digest(key: str) -> str:
@@ -23,6 +28,11 @@ def create_token(*, user, name: str) -> tuple[ApiToken, str]:
     return token, key
 
 
+def api_key_value(token: ApiToken, key: str) -> str:
+    """What Elasticsearch clients send after `Authorization: ApiKey `: base64 of `<id>:<key>`."""
+    return base64.b64encode(f"{token.key_id}:{key}".encode()).decode()
+
+
 def revoke_token(token: ApiToken) -> None:
     ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
@@ -34,7 +44,9 @@ def _authenticate(key: str, key_id: str | None = None):
     token = tokens.first()
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed("Invalid or revoked token.")
-    ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
+    now = timezone.now()
+    if token.last_used is None or now - token.last_used >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
     return token.user, token
 
 

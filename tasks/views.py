@@ -1,7 +1,5 @@
 """Console pages of the tasks app: your API tokens, and the audit log."""
 
-import base64
-
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
@@ -10,7 +8,7 @@ from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import NotFound
 from tasks.forms import AuditFilterForm, TokenForm
 from tasks.models import AuditEntry
-from tasks.tokens import create_token, revoke_token
+from tasks.tokens import api_key_value, create_token, revoke_token
 
 OWN_TOKENS = "cluster:monitor/tokens/own"
 AUDIT_PAGE_SIZE = 50
@@ -21,10 +19,13 @@ class TokensView(ConsoleView):
     login_required = True
 
     def get(self, request):
-        return render(request, "console/tokens.html", {
-            "tokens": request.user.api_tokens.all(),
-            "form": TokenForm(),
-        })
+        return tokens_page(request, TokenForm())
+
+
+def tokens_page(request, form, new_key=None, status=200):
+    return render(request, "console/tokens.html", {
+        "tokens": request.user.api_tokens.all(), "form": form, "new_key": new_key,
+    }, status=status)
 
 
 class TokenCreateView(ConsoleView):
@@ -40,17 +41,11 @@ class TokenCreateView(ConsoleView):
         if form.is_valid():
             token, key = create_token(user=request.user, name=form.cleaned_data["name"])
             request._audit_target = token.key_id
-            new_key = {
-                "name": token.name,
-                "key": key,
-                "api_key": base64.b64encode(f"{token.key_id}:{key}".encode()).decode(),
-            }
+            new_key = {"name": token.name, "key": key, "api_key": api_key_value(token, key)}
             form = TokenForm()
         else:
             request._audit_status = 400
-        response = render(request, "console/tokens.html", {
-            "tokens": request.user.api_tokens.all(), "form": form, "new_key": new_key,
-        }, status=200 if new_key else 400)
+        response = tokens_page(request, form, new_key, status=200 if new_key else 400)
         response["Cache-Control"] = "no-store"  # the key must not linger in a cache
         return response
 

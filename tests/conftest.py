@@ -9,14 +9,22 @@ import socket
 import subprocess
 import sys
 import time
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import pytest
+from django.contrib.auth.hashers import make_password
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "admin-test-password"
+
+
+@cache
+def hashed(password: str) -> str:
+    """`password` hashed once per session rather than per user created (PBKDF2 costs ~0.3 s)."""
+    return make_password(password)
 
 
 def free_port() -> int:
@@ -85,6 +93,23 @@ def live_url(process_env):
     yield url
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture
+def server_with(process_env, transactional_db):
+    """`server_with(JOBSITE_ANONYMOUS="read")`: a web server of the test's own with those settings,
+    stopped after the test."""
+    started = []
+
+    def start(**env) -> str:
+        process, url = start_web_server({**process_env, **env})
+        started.append(process)
+        return url
+
+    yield start
+    for process in started:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

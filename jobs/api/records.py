@@ -13,6 +13,12 @@ def iso(moment) -> str | None:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def _with_set(record: dict, **optional) -> dict:
+    """`record` plus those of `optional` that are set: Teraslice leaves unset ones out of the record."""
+    record.update((key, value) for key, value in optional.items() if value)
+    return record
+
+
 def job_record(job: Job) -> dict:
     record = {
         **job.spec,
@@ -24,9 +30,7 @@ def job_record(job: Job) -> dict:
         "_updated": iso(job.updated),
         "_deleted": job.deleted,
     }
-    if job.deleted_on:
-        record["_deleted_on"] = iso(job.deleted_on)
-    return record
+    return _with_set(record, _deleted_on=iso(job.deleted_on))
 
 
 def execution_record(execution: Execution) -> dict:
@@ -45,13 +49,12 @@ def execution_record(execution: Execution) -> dict:
         "_deleted": execution.deleted,
         "teraslice_version": f"v{jobsite.__version__}",
     }
-    if execution.recovered_execution_id:
-        record["recovered_execution"] = execution.recovered_execution_id
-    if execution.recovered_slice_type:
-        record["recovered_slice_type"] = execution.recovered_slice_type
-    if execution.deleted_on:
-        record["_deleted_on"] = iso(execution.deleted_on)
-    return record
+    return _with_set(
+        record,
+        recovered_execution=execution.recovered_execution_id,
+        recovered_slice_type=execution.recovered_slice_type,
+        _deleted_on=iso(execution.deleted_on),
+    )
 
 
 def slice_record(slice_: Slice) -> dict:
@@ -66,11 +69,7 @@ def slice_record(slice_: Slice) -> dict:
         "_created": iso(slice_.created),
         "_updated": iso(slice_.updated),
     }
-    if slice_.error:
-        record["error"] = slice_.error
-    if slice_.retry_count:
-        record["retry_count"] = slice_.retry_count
-    return record
+    return _with_set(record, error=slice_.error, retry_count=slice_.retry_count)
 
 
 def transition_record(transition: ExecutionTransition) -> dict:

@@ -14,7 +14,7 @@ from jobs.api.records import (
 )
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution
-from jobsite.api.query import csv_option, integer_option
+from jobsite.api.query import csv_option, deleted_option, integer_option
 from jobsite.api.txt import table_response
 from jobsite.errors import Invalid
 from jobsite.waiting import wait_until
@@ -53,6 +53,15 @@ def _with_warnings(body: dict, warnings: list) -> dict:
     return {**body, "warnings": warnings} if warnings else body
 
 
+def _ex_field(execution: Execution | None, fields: list[str]) -> dict:
+    """A job record's `ex`: its latest execution's `fields` (all of them if none are named), or {} when
+    the job has no live execution."""
+    if execution is None or execution.deleted:
+        return {}
+    record = execution_record(execution)
+    return project(record, fields) if fields else record
+
+
 def _execution_for(job_id=None, ex_id=None) -> Execution:
     """`/jobs/<id>/...` routes act on the job's latest execution, `/ex/<id>/...` on that one."""
     return services.latest_execution(job_id) if job_id else services.get_execution(ex_id)
@@ -74,8 +83,7 @@ class JobsView(TerasliceView):
         if fields:
             latest = selectors.latest_executions(job.job_id for job in jobs)
             for record in records:
-                execution = latest.get(record["job_id"])
-                record["ex"] = project(execution_record(execution), fields) if execution and not execution.deleted else {}
+                record["ex"] = _ex_field(latest.get(record["job_id"]), fields)
         return Response(records)
 
     @extend_schema(
@@ -98,11 +106,9 @@ class JobView(TerasliceView):
     @extend_schema(summary="A job", parameters=[EX_FIELDS], responses={200: OBJECT, 404: OBJECT})
     def get(self, request, job_id):
         record = job_record(services.get_job(job_id))
-        fields = csv_option(request.query_params, "ex")
         if "ex" in request.query_params:
             execution = selectors.latest_executions([job_id]).get(job_id)
-            full = execution_record(execution) if execution and not execution.deleted else {}
-            record["ex"] = project(full, fields) if fields else full
+            record["ex"] = _ex_field(execution, csv_option(request.query_params, "ex"))
         return Response(record)
 
     @extend_schema(summary="Replace a job", request=OBJECT, responses={200: OBJECT, **ERRORS})
@@ -321,23 +327,30 @@ TXT_PARAMS = [_param("fields", "Comma-separated columns (dotted paths allowed)."
 TEXT = {(200, "text/plain"): OpenApiTypes.STR}
 
 
+def _txt_columns(params, columns: list[str]) -> list[str]:
+    """The default columns of a table; a table of deleted records also shows when they were deleted.
+    Called after the listing, which has already refused a bad `deleted`."""
+    return [*columns, "_deleted_on"] if deleted_option(params) else columns
+
+
 class TxtJobsView(TerasliceView):
     @extend_schema(summary="Jobs as a text table", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT)
     def get(self, request):
-        fields = ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"]
-        if request.query_params.get("deleted", "false") != "false":
-            fields.append("_deleted_on")
         records = [job_record(job) for job in selectors.list_jobs(request.query_params)]
+        fields = _txt_columns(
+            request.query_params, ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"]
+        )
         return table_response(records, request.query_params, fields)
 
 
 class TxtExecutionsView(TerasliceView):
     @extend_schema(summary="Executions as a text table", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT)
     def get(self, request):
-        fields = ["name", "lifecycle", "slicers", "workers", "_status", "ex_id", "job_id", "_created", "_updated"]
-        if request.query_params.get("deleted", "false") != "false":
-            fields.append("_deleted_on")
         params = request.query_params.copy()
         params.pop("status", None)  # Teraslice's /txt/ex has no status filter
         records = [execution_record(ex) for ex in selectors.list_executions(params)]
+        fields = _txt_columns(
+            request.query_params,
+            ["name", "lifecycle", "slicers", "workers", "_status", "ex_id", "job_id", "_created", "_updated"],
+        )
         return table_response(records, request.query_params, fields)

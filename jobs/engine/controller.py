@@ -70,6 +70,7 @@ class Controller:
         self.slicers, self.done = [], set()
         self.failures_seen = 0
         self.failing_since_processed = None
+        self.stopping_since = None  # when the stop was asked, read once
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -86,16 +87,14 @@ class Controller:
     def prepare(self) -> bool:
         """Copy the slices a recovery re-runs (once), build the slicers where they left off, launch workers.
         Returns whether this execution starts by recovering."""
-        checkpoint = dict(self.execution.checkpoint)
         recovering = bool(self.execution.recovered_execution_id)
-        if recovering and not checkpoint.get("recovery_copied"):
+        if recovering and not self.checkpoint.get("recovery_copied"):
             self.copy_recovered_slices()
-            checkpoint["recovery_copied"] = True
-        checkpoint["started"] = self.started
-        self.checkpoint = checkpoint
+            self.checkpoint["recovery_copied"] = True
+        self.checkpoint["started"] = self.started
         self.slice_more = not recovering or not self.execution.recovered_slice_type or self.config.get("autorecover")
         self.slicers = build_slicers(self.execution, start_points=self.start_points()) if self.slice_more else []
-        self.done = set(checkpoint.get("slicers_done", [])) if self.slice_more else {s.slicer_id for s in self.slicers}
+        self.done = set(self.checkpoint.get("slicers_done", [])) if self.slice_more else set()
         self.orders = self.last_orders()
         if self.slicers and not recovering:
             self.fill(self.execution.workers)  # the first slices are waiting when the workers arrive
@@ -297,12 +296,15 @@ class Controller:
 
     def stop_overdue(self) -> bool:
         """Workers get `JOBSITE_STOP_TIMEOUT_SECONDS` to finish their slices; after that the stop forces."""
-        stopping_since = self.execution.transitions.filter(to_status=S.STOPPING).order_by("-at").first()
+        if self.stopping_since is None:
+            # A stopping execution never leaves `stopping` but to end, so the time is read once.
+            asked = self.execution.transitions.filter(to_status=S.STOPPING).order_by("-at").first()
+            if asked is None:
+                return False
+            self.stopping_since = asked.at
         limit = timedelta(seconds=settings.JOBSITE["STOP_TIMEOUT_SECONDS"])
-        if stopping_since and timezone.now() - stopping_since.at > limit:
-            Slice.objects.filter(execution_id=self.ex_id, state=SliceState.START).update(
-                state=SliceState.PENDING, holder="", heartbeat=None
-            )
+        if timezone.now() - self.stopping_since > limit:
+            services.requeue_slices_in_hand(self.ex_id)
             return True
         return False
 
@@ -362,8 +364,7 @@ class Controller:
     def end(self, status: str, *, reason: str, counts=None, **fields):
         counts = counts or services.slice_counts(self.ex_id)
         stats = self.stats(counts)
-        started = Execution.objects.values_list("created", flat=True).get(pk=self.ex_id)
-        stats["job_duration"] = max(1, round((timezone.now() - started).total_seconds()))
+        stats["job_duration"] = max(1, round((timezone.now() - self.execution.created).total_seconds()))
         if self.config.get("analytics", True):
             fields["analytics"] = self.analytics_summary(until_processed=stats["processed"])
         try:

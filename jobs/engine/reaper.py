@@ -4,6 +4,7 @@ All of it is idempotent and uses conditional updates, so any number of nodes may
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,13 +12,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jobs import services
-from jobs.lifecycle import LIVING, ExecutionStatus
+from jobs.engine.worker import worker_tasks
+from jobs.lifecycle import ExecutionStatus
 from jobs.models import Execution
 from tasks.audit import purge_old_entries
-from jobs.engine.worker import worker_tasks
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
+# Audit retention is counted in days: trimming once a minute per node is plenty (reap runs every few seconds).
+AUDIT_PURGE_SECONDS = 60
+_next_audit_purge = 0.0
 
 
 def reap(node_id: str) -> None:
@@ -29,7 +33,14 @@ def reap(node_id: str) -> None:
     end_silent_worker_tasks(jobsite["SLICE_LEASE_SECONDS"])
     end_orphaned_stops(jobsite["NODE_TIMEOUT_SECONDS"], actor)
     restart_orphaned_controllers(jobsite["NODE_TIMEOUT_SECONDS"])
-    purge_old_entries()
+    purge_audit_now_and_then()
+
+
+def purge_audit_now_and_then() -> None:
+    global _next_audit_purge
+    if time.monotonic() >= _next_audit_purge:
+        purge_old_entries()
+        _next_audit_purge = time.monotonic() + AUDIT_PURGE_SECONDS
 
 
 def end_silent_worker_tasks(lease_seconds: float) -> None:
@@ -56,7 +67,7 @@ def restart_orphaned_controllers(silence_seconds: float) -> None:
     from jobs.q import enqueue_controller
 
     cutoff = timezone.now() - timedelta(seconds=silence_seconds)
-    orphaned = Execution.objects.filter(status__in=LIVING).filter(
+    orphaned = Execution.objects.living().filter(
         Q(controller_heartbeat__lt=cutoff) | Q(controller_heartbeat__isnull=True, created__lt=cutoff)
     )
     for ex_id, last_heartbeat in orphaned.values_list("ex_id", "controller_heartbeat")[:100]:

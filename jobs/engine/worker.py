@@ -14,7 +14,6 @@ import traceback
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.utils import timezone
 
 from jobs import services
 from jobs.engine.runtime import build_pipeline
@@ -23,7 +22,7 @@ from jobs.models import Execution
 from jobs.ops.api import SliceFailed
 from tasks.models import Task
 from tasks.nodes import node_draining, this_node_id
-from tasks.services import begin_task, finish_task
+from tasks.services import begin_task, finish_task, report_progress
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -62,9 +61,9 @@ def fast_commits():
 class SliceHeartbeat(threading.Thread):
     """Keeps this worker's slice leases and task alive (with its progress) while slices run."""
 
-    def __init__(self, holder: str, task_id: int, progress):
+    def __init__(self, holder: str, report):
         super().__init__(name="slice-heartbeat", daemon=True)
-        self.holder, self.task_id, self.progress = holder, task_id, progress
+        self.holder, self.report = holder, report
         self.stopping = threading.Event()
 
     def run(self):
@@ -72,7 +71,7 @@ class SliceHeartbeat(threading.Thread):
         while not self.stopping.wait(interval):
             try:
                 services.heartbeat_slices(holder=self.holder)
-                Task.objects.filter(pk=self.task_id).update(heartbeat_at=timezone.now(), status=self.progress())
+                self.report()
             except Exception as error:  # a passing database fault: the next beat tries again
                 log.warning("slice heartbeat failed: %s", error)
                 connection.close()
@@ -93,15 +92,15 @@ def run_worker(ex_id: str, number: int) -> dict:
         description=services.describe(execution.job_id, execution.name, ex_id) + f" worker [{number}]",
     )
     loop.task_id = task.pk
-    Task.objects.filter(pk=task.pk).update(heartbeat_at=timezone.now())
-    heartbeat = SliceHeartbeat(holder, task.pk, loop.progress)
+    report_progress(task.pk)
+    heartbeat = SliceHeartbeat(holder, loop.report)
     heartbeat.start()
     try:
         loop.run()
     finally:
         heartbeat.stopping.set()
         heartbeat.join(timeout=5)
-        Task.objects.filter(pk=task.pk).update(status=loop.progress())
+        loop.report()
         finish_task(task, result={"processed": loop.processed, "failed": loop.failed})
         loop.pipeline.shutdown()
     return {"processed": loop.processed, "failed": loop.failed}
@@ -123,7 +122,7 @@ class WorkerLoop:
         return {"processed": self.processed, "failed": self.failed, "analytics": dict(self.analytics)}
 
     def report(self):
-        Task.objects.filter(pk=self.task_id).update(status=self.progress(), heartbeat_at=timezone.now())
+        report_progress(self.task_id, self.progress())
 
     def should_stop(self) -> tuple[bool, bool]:
         """(stop for good, pause for now), from the execution's status and wanted workers, and (every

@@ -214,10 +214,11 @@ def build_slicers(
     op_config = job_config["operations"][0]
     reader = runtime_of(op_config["_op"], Kind.READER)
     total = job_config.get("slicers", 1) if reader.slicer.parallel else 1
+    context = replace(context, job_config=job_config)
     slicers = []
     for slicer_id in range(total):
         start = None if start_points is None else start_points.get(slicer_id)
-        slicer_context = replace(context, job_config=job_config).for_operation(op_config, slicer_id=slicer_id)
+        slicer_context = context.for_operation(op_config, slicer_id=slicer_id)
         slicer = reader.slicer(slicer_context, slicer_id, total, start)
         if start_points is not None and not slicer.is_recoverable():
             raise Invalid("Slicer is not recoverable")

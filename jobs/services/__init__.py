@@ -5,11 +5,4 @@ engine records (claims, leases, slice outcomes). Both are reached as `jobs.servi
 """
 
 from jobs.services.control import *  # noqa: F401,F403
-from jobs.services.control import (  # noqa: F401  (used by the engine and views, underscore or not)
-    WORKER_PARAMETER_MESSAGE,
-    _transition,
-    controller_alive,
-    describe,
-    job_body,
-)
 from jobs.services.engine import *  # noqa: F401,F403

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs.lifecycle import INIT, LIVING, TERMINAL, ExecutionStatus, JobState, check_transition
+from jobs.lifecycle import PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
 from jobs.models import Execution, ExecutionTransition, Job, RecoveryType, Slice, SliceState
 from jobs.validation import validate_job
 from jobsite.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
@@ -57,7 +57,7 @@ def get_execution(ex_id: str, *, lock: bool = False) -> Execution:
 
 def latest_execution(job_id: str) -> Execution:
     """The job's newest execution, deleted or not (what `/jobs/<id>/...` routes act on)."""
-    execution = Execution.objects.filter(job_id=job_id).order_by("-created").first()
+    execution = Execution.objects.latest_for(job_id)
     if execution is None:
         get_job(job_id)  # an unknown job is a 404 of its own
         raise NotFound(f"No execution was found for job {job_id}")
@@ -80,10 +80,14 @@ def controller_alive(execution: Execution) -> bool:
 # --- jobs ------------------------------------------------------------------------------------------------
 
 
+def _without_meta(spec: dict) -> dict:
+    return {key: value for key, value in spec.items() if key not in JOB_META_KEYS}
+
+
 def job_body(spec) -> dict:
     if not isinstance(spec, dict) or "operations" not in spec:
         raise Invalid("No job was posted")
-    return {key: value for key, value in spec.items() if key not in JOB_META_KEYS}
+    return _without_meta(spec)
 
 
 def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
@@ -113,7 +117,7 @@ def update_job(job_id: str, spec, *, actor: str, headers: dict | None = None):
         raise Invalid(f"no data was provided to update job {job_id}")
     if not isinstance(spec, dict):
         raise Invalid(f"the job update for {job_id} must be a JSON object")
-    body = {key: value for key, value in spec.items() if key not in JOB_META_KEYS}
+    body = _without_meta(spec)
     with transaction.atomic():
         job = get_job(job_id, lock=True)
         if job.deleted:
@@ -149,7 +153,7 @@ def delete_job(job_id: str, *, actor: str, headers: dict | None = None) -> Job:
         job = get_job(job_id, lock=True)
         if job.deleted:
             raise Gone(f"Job {job_id} has already been deleted.")
-        if job.executions.filter(status__in=LIVING).exists():
+        if job.executions.living().exists():
             raise Conflict(f"Job {job_id} is currently running, cannot delete a running job.")
         now = timezone.now()
         job.executions.filter(deleted=False).update(deleted=True, deleted_on=now, updated=now)
@@ -178,7 +182,7 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
             raise Gone(f"Job {job_id} has been deleted and cannot be started.")
         _refuse_closed(job, "start")
         validated = validate_job(job_body(job.spec))
-        source = job.executions.order_by("-created").first()
+        source = Execution.objects.latest_for(job)
         if validated.config.get("autorecover") and source is not None:
             config = _merge_config(source.config, validated.config)
             execution = _create_execution(
@@ -202,7 +206,7 @@ def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | N
         if job.deleted:
             raise Gone(f"Job {job_id} has been deleted and cannot be recovered.")
         _refuse_closed(job, "recover")
-        source = job.executions.order_by("-created").first()
+        source = Execution.objects.latest_for(job)
         if source is None:
             raise NotFound(f"Job {job_id} is missing an execution to recover from")
         _refuse_second_living(job)
@@ -258,8 +262,7 @@ def _merge_config(old: dict, new: dict) -> dict:
 
 
 def _refuse_second_living(job: Job) -> None:
-    living = job.executions.filter(status__in=LIVING).first()
-    if living is not None:
+    if job.executions.living().exists():
         raise Conflict(f"Job {job.job_id} is currently running, cannot have the same job concurrently running")
 
 
@@ -367,9 +370,7 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
                 action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers,
                 result={"status": S.STOPPED},
             )
-            Slice.objects.filter(execution=execution, state=SliceState.START).update(
-                state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now()
-            )
+            requeue_slices_in_hand(execution.ex_id)
             reason = "forced stop" if force else "stop requested; no controller was running it"
             return _transition(execution, S.STOPPED, actor=actor, reason=reason)
         begin_task(action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers)
@@ -378,11 +379,19 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
         return execution
 
 
+def requeue_slices_in_hand(ex_id: str) -> int:
+    """Slices being processed go back to pending, not counted as an attempt: the stop was forced, the
+    slices did not fail."""
+    return Slice.objects.filter(execution_id=ex_id, state=SliceState.START).update(
+        state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now()
+    )
+
+
 def pause_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> Execution:
     """The controller stops handing out slices; slices in flight finish."""
     with transaction.atomic():
         execution = _living_execution(ex_id)
-        if execution.status in INIT or execution.status == S.STOPPING:
+        if execution.status not in PAUSABLE:  # still starting up, or stopping
             raise Conflict(f"Execution {ex_id} is not available to pause")
         if execution.status != S.PAUSED:
             _transition(execution, S.PAUSED, actor=actor, reason="pause requested")
@@ -393,7 +402,7 @@ def pause_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> E
 def resume_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> Execution:
     with transaction.atomic():
         execution = _living_execution(ex_id)
-        if execution.status in INIT or execution.status == S.STOPPING:
+        if execution.status not in PAUSABLE:  # still starting up, or stopping
             raise Conflict(f"Execution {ex_id} is not available to resume")
         if execution.status == S.PAUSED:
             _transition(execution, S.RUNNING, actor=actor, reason="resume requested")
@@ -426,7 +435,7 @@ def change_workers(ex_id: str, *, action: str, number: int, actor: str, headers:
 
 def _living_execution(ex_id: str) -> Execution:
     try:
-        return Execution.objects.select_for_update().get(pk=ex_id, status__in=LIVING)
+        return Execution.objects.select_for_update().living().get(pk=ex_id)
     except Execution.DoesNotExist:
         raise NotFound(f"no active execution context was found for ex_id: {ex_id}") from None
 

@@ -31,9 +31,8 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
             execution = Execution.objects.select_for_update().get(pk=ex_id)
         except Execution.DoesNotExist:
             return None
-        # The reaper clears controller_node when it asks for a new controller.
-        orphaned = execution.controller_node_id is None or not controller_alive(execution)
-        takeover = execution.status in LIVING and execution.status != S.PENDING and orphaned
+        # Not alive also when the reaper cleared controller_node to ask for a new controller.
+        takeover = execution.status in LIVING and execution.status != S.PENDING and not controller_alive(execution)
         if execution.status != S.PENDING and not takeover:
             return None
         now = timezone.now()
@@ -63,7 +62,6 @@ def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = 
     if not Execution.objects.filter(pk=ex_id, controller_token=token).update(**fields):
         return None
     return Execution.objects.values_list("status", "workers").get(pk=ex_id)
-
 
 
 def release_controller(ex_id: str, *, token: str) -> None:
@@ -147,8 +145,8 @@ def slice_counts(ex_id: str) -> dict[str, int]:
 def release_expired_slices(*, lease_seconds: float) -> int:
     """Slices whose holder stopped heartbeating go back to pending, counted as an attempt; a slice out of
     attempts becomes an error record that says what happened."""
-    cutoff = timezone.now() - timedelta(seconds=lease_seconds)
-    released = 0
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=lease_seconds)
     with transaction.atomic():
         expired = list(
             Slice.objects.select_for_update(skip_locked=True).select_related("execution")
@@ -162,7 +160,6 @@ def release_expired_slices(*, lease_seconds: float) -> int:
                     f"({attempts} attempts)"
             else:
                 slice_.state = SliceState.PENDING
-            slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, timezone.now()
-            slice_.save(update_fields=["state", "error", "retry_count", "holder", "heartbeat", "updated"])
-            released += 1
-    return released
+            slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, now
+        Slice.objects.bulk_update(expired, ["state", "error", "retry_count", "holder", "heartbeat", "updated"])
+    return len(expired)

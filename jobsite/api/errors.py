@@ -48,12 +48,15 @@ def _message(exc: Exception, request) -> tuple[int, str, str]:
     raise exc  # an unexpected error stays a 500, logged by Django
 
 
+def error_body(path: str, status_code: int, es_type: str, message: str) -> dict:
+    """The error in the shape of the surface `path` belongs to."""
+    if is_elasticsearch_path(path):
+        return elasticsearch_body(status_code, es_type, message)
+    return teraslice_body(status_code, message)
+
+
 def error_response(request, status_code: int, es_type: str, message: str, headers=None) -> Response:
-    if is_elasticsearch_path(request.path):
-        body = elasticsearch_body(status_code, es_type, message)
-    else:
-        body = teraslice_body(status_code, message)
-    return Response(body, status=status_code, headers=headers)
+    return Response(error_body(request.path, status_code, es_type, message), status=status_code, headers=headers)
 
 
 def exception_handler(exc, context):

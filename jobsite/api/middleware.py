@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse
 
-from jobsite.api.errors import elasticsearch_body, is_elasticsearch_path, teraslice_body
+from jobsite.api.errors import error_body
 
 
 class RejectNulBytesMiddleware:
@@ -16,10 +16,6 @@ class RejectNulBytesMiddleware:
 
     def __call__(self, request):
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
-            message = "the request contains a NUL byte"
-            if is_elasticsearch_path(request.path):
-                body = elasticsearch_body(400, "illegal_argument_exception", message)
-            else:
-                body = teraslice_body(400, message)
+            body = error_body(request.path, 400, "illegal_argument_exception", "the request contains a NUL byte")
             return HttpResponse(json.dumps(body, indent=4), status=400, content_type="application/json; charset=utf-8")
         return self.get_response(request)

@@ -10,7 +10,6 @@ from datetime import timedelta
 import httpx
 import pytest
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
 from django.test import Client as DjangoClient
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -18,20 +17,14 @@ from django.utils.crypto import get_random_string
 from jobs.models import Execution, Slice
 from tasks.models import Task
 from tasks.nodes import register_node, this_node_id
-from tests.conftest import ADMIN_PASSWORD
-
-
-_password_hash = {}
+from tests.conftest import ADMIN_PASSWORD, hashed
 
 
 @pytest.fixture
 def admin(transactional_db, django_user_model):
-    """The superuser of tests/conftest.py, with its password hashed once per session rather than per test
-    (PBKDF2 costs ~0.3 s)."""
-    if "admin" not in _password_hash:
-        _password_hash["admin"] = make_password(ADMIN_PASSWORD)
+    """The superuser of tests/conftest.py, with its password hashed once per session."""
     return django_user_model.objects.create(
-        username="admin", password=_password_hash["admin"], is_superuser=True, is_staff=True
+        username="admin", password=hashed(ADMIN_PASSWORD), is_superuser=True, is_staff=True
     )
 
 
@@ -106,6 +99,14 @@ def submit_started(api, spec: dict | None = None) -> tuple[str, str]:
     """A job with one pending execution: (job_id, ex_id)."""
     ids = submit(api, spec)
     return ids["job_id"], ids["ex_id"]
+
+
+def submit_deleted(api) -> tuple[str, str]:
+    """A deleted job whose execution was stopped first: (job_id, ex_id)."""
+    job_id, ex_id = submit_started(api)
+    assert api.post(f"/v1/ex/{ex_id}/_stop").status_code == 200
+    assert api.delete(f"/v1/jobs/{job_id}").status_code == 200
+    return job_id, ex_id
 
 
 def put_status(ex_id: str, status: str, *, live_controller: bool = False, **fields) -> None:

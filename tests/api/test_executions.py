@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from jobs.models import Execution
 from tests.api.helpers import (  # noqa: F401  (fixtures)
     add_slice,
     admin,
@@ -16,6 +15,7 @@ from tests.api.helpers import (  # noqa: F401  (fixtures)
     put_status,
     stale_heartbeat,
     submit,
+    submit_deleted,
     submit_started,
     web_node,
 )
@@ -45,18 +45,13 @@ def test_job_ex_is_the_latest_execution(api):
     assert record["_context"] == "ex"
 
 
-def test_job_ex_without_execution_is_404(api):
+@pytest.mark.parametrize("route", ["ex", "errors", "controller"])
+def test_job_reads_without_an_execution_are_404(api, route):
     job_id = submit(api, start=False)["job_id"]
 
-    response = api.get(f"/v1/jobs/{job_id}/ex")
+    response = api.get(f"/v1/jobs/{job_id}/{route}")
 
     assert error_of(response) == (404, {"error": 404, "message": f"No execution was found for job {job_id}"})
-
-
-def test_job_ex_of_unknown_job_is_404(api):
-    status, _ = error_of(api.get("/v1/jobs/no-such-job/ex"))
-
-    assert status == 404
 
 
 def test_job_executions_lists_all_newest_first(api):
@@ -75,12 +70,6 @@ def test_job_executions_of_a_job_without_execution_is_empty(api):
     job_id = submit(api, start=False)["job_id"]
 
     assert api.get(f"/v1/jobs/{job_id}/executions").json() == []
-
-
-def test_job_executions_of_unknown_job_is_404(api):
-    status, _ = error_of(api.get("/v1/jobs/no-such-job/executions"))
-
-    assert status == 404
 
 
 # --- GET /v1/ex, /v1/ex/<id> ---------------------------------------------------------------------------------
@@ -135,10 +124,8 @@ def test_ex_list_bad_deleted_option_is_400(api):
 
 
 def test_ex_list_deleted_true_shows_only_deleted_executions(api):
-    gone_job, gone = submit_started(api, job_spec(name="gone"))
-    _, kept = submit_started(api, job_spec(name="kept"))
-    api.post(f"/v1/ex/{gone}/_stop")
-    assert api.delete(f"/v1/jobs/{gone_job}").status_code == 200
+    _, gone = submit_deleted(api)
+    _, kept = submit_started(api)
 
     assert [record["ex_id"] for record in api.get("/v1/ex").json()] == [kept]
     assert [record["ex_id"] for record in api.get("/v1/ex", params={"deleted": "true"}).json()] == [gone]
@@ -154,11 +141,10 @@ def test_ex_is_the_execution_record(api):
     assert response.json()["job_id"] == job_id
 
 
-@pytest.mark.parametrize("path", ["/ex/{}/"])
-def test_ex_works_without_v1_and_with_trailing_slash(api, path):
+def test_ex_works_without_v1_and_with_trailing_slash(api):
     _, ex_id = submit_started(api)
 
-    assert api.get(path.format(ex_id)).json()["ex_id"] == ex_id
+    assert api.get(f"/ex/{ex_id}/").json()["ex_id"] == ex_id
 
 
 def test_delete_of_an_execution_is_405(api):
@@ -167,12 +153,6 @@ def test_delete_of_an_execution_is_405(api):
     response = api.delete(f"/v1/ex/{ex_id}")
 
     assert error_of(response) == (405, {"error": 405, "message": f"cannot DELETE endpoint /v1/ex/{ex_id}"})
-
-
-def test_unknown_ex_is_404(api):
-    status, body = error_of(api.get("/v1/ex/no-such-ex"))
-
-    assert status == 404
 
 
 # --- GET /v1/ex/<id>/history ---------------------------------------------------------------------------------
@@ -215,12 +195,6 @@ def test_history_records_pause_resume_and_stop(api):
         ("running", "paused"), ("paused", "running"), ("running", "stopping"),
     ]
     assert {step["actor"] for step in history} == {"admin"}
-
-
-def test_history_of_unknown_ex_is_404(api):
-    status, _ = error_of(api.get("/v1/ex/no-such-ex/history"))
-
-    assert status == 404
 
 
 # --- error records -------------------------------------------------------------------------------------------
@@ -282,20 +256,6 @@ def test_errors_size_option_pages(api, errors):
     assert len(api.get("/v1/ex/errors", params={"size": "1"}).json()) == 1
 
 
-def test_job_errors_without_execution_is_404(api):
-    job_id = submit(api, start=False)["job_id"]
-
-    response = api.get(f"/v1/jobs/{job_id}/errors")
-
-    assert error_of(response) == (404, {"error": 404, "message": f"No execution was found for job {job_id}"})
-
-
-def test_errors_of_unknown_ex_is_404(api):
-    status, _ = error_of(api.get("/v1/ex/no-such-ex/errors"))
-
-    assert status == 404
-
-
 def test_execution_without_errors_has_no_error_records(api):
     _, ex_id = submit_started(api)
     add_slice(ex_id, "completed")
@@ -309,7 +269,7 @@ CONTROLLER_ROUTES = ["/v1/jobs/{job_id}/controller", "/v1/jobs/{job_id}/slicer",
                      "/v1/ex/{ex_id}/slicer"]
 
 
-@pytest.mark.parametrize("route", CONTROLLER_ROUTES[1:3])
+@pytest.mark.parametrize("route", CONTROLLER_ROUTES)
 def test_controller_of_a_running_execution_is_an_array_of_one_stats_object(api, route):
     job_id, ex_id = submit_started(api)
     put_status(ex_id, "running", live_controller=True, slicer_stats={"processed": 7, "workers_joined": 2})
@@ -329,7 +289,7 @@ def test_controller_of_a_running_execution_is_an_array_of_one_stats_object(api, 
         assert field in stats, field
 
 
-@pytest.mark.parametrize("route", CONTROLLER_ROUTES[::3])
+@pytest.mark.parametrize("route", CONTROLLER_ROUTES)
 def test_controller_without_a_running_execution_is_404(api, route):
     job_id, ex_id = submit_started(api)
 
@@ -358,15 +318,17 @@ def test_controller_of_a_completed_execution_is_404(api):
     assert status == 404
 
 
-def test_controller_of_a_job_without_execution_is_404(api):
-    job_id = submit(api, start=False)["job_id"]
-
-    response = api.get(f"/v1/jobs/{job_id}/controller")
-
-    assert error_of(response) == (404, {"error": 404, "message": f"No execution was found for job {job_id}"})
+# --- unknown ids, authentication -----------------------------------------------------------------------------
 
 
-# --- authentication ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [
+    "/v1/jobs/no-such-job/ex", "/v1/jobs/no-such-job/executions", "/v1/ex/no-such-ex", "/v1/ex/no-such-ex/history",
+    "/v1/ex/no-such-ex/errors",
+])
+def test_reads_of_an_unknown_job_or_execution_are_404(api, path):
+    status, _ = error_of(api.get(path))
+
+    assert status == 404
 
 
 @pytest.mark.parametrize("path", ["/v1/ex", "/v1/ex/some-ex", "/v1/ex/errors", "/v1/jobs/some-job/ex"])
@@ -376,13 +338,3 @@ def test_anonymous_execution_reads_get_401(anonymous, path):
     assert response.status_code == 401
     assert response.json() == {"error": 401, "message": "Authentication credentials were not provided."}
 
-
-def test_deleted_execution_is_still_readable(api):
-    job_id, ex_id = submit_started(api)
-    api.post(f"/v1/ex/{ex_id}/_stop")
-    api.delete(f"/v1/jobs/{job_id}")
-
-    record = api.get(f"/v1/ex/{ex_id}").json()
-
-    assert record["_deleted"] is True
-    assert Execution.objects.get(pk=ex_id).deleted

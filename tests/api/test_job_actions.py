@@ -21,6 +21,7 @@ from tests.api.helpers import (  # noqa: F401  (fixtures)
     put_status,
     status_of,
     submit,
+    submit_deleted,
     submit_started,
     tasks,
     twin_client,
@@ -35,13 +36,6 @@ def running(api, spec=None) -> tuple[str, str]:
     job_id, ex_id = submit_started(api, spec)
     put_status(ex_id, "running", live_controller=True)
     return job_id, ex_id
-
-
-def deleted_job(api) -> str:
-    job_id, ex_id = submit_started(api)
-    assert api.post(f"/v1/ex/{ex_id}/_stop").status_code == 200
-    assert api.delete(f"/v1/jobs/{job_id}").status_code == 200
-    return job_id
 
 
 # --- _start --------------------------------------------------------------------------------------------------
@@ -93,20 +87,15 @@ def test_start_refuses_second_living_execution(api, status):
     assert Execution.objects.filter(job_id=job_id).count() == 1
 
 
-def test_start_on_deleted_job_is_410(api):
-    job_id = deleted_job(api)
+@pytest.mark.parametrize("action, done", [("_start", "started"), ("_recover", "recovered")])
+def test_start_and_recover_of_a_deleted_job_are_410(api, action, done):
+    job_id, _ = submit_deleted(api)
 
-    response = api.post(f"/v1/jobs/{job_id}/_start")
+    response = api.post(f"/v1/jobs/{job_id}/{action}")
 
     assert error_of(response) == (
-        410, {"error": 410, "message": f"Job {job_id} has been deleted and cannot be started."}
+        410, {"error": 410, "message": f"Job {job_id} has been deleted and cannot be {done}."}
     )
-
-
-def test_start_unknown_job_is_404(api):
-    status, _ = error_of(api.post("/v1/jobs/no-such-job/_start"))
-
-    assert status == 404
 
 
 def test_start_of_an_invalid_stored_job_is_400(api):
@@ -166,7 +155,7 @@ def test_stop_of_a_pending_execution_stops_it_at_once(api, route):
 
 def test_stop_of_a_stopped_execution_changes_nothing(api):
     _, ex_id = submit_started(api)
-    api.post(f"/v1/ex/{ex_id}/_stop")
+    assert api.post(f"/v1/ex/{ex_id}/_stop").json() == {"status": "stopped"}
 
     response = api.post(f"/v1/ex/{ex_id}/_stop")
 
@@ -249,7 +238,7 @@ def test_blocking_stop_answers_stopped_once_the_execution_has_stopped(api):
 
 def test_blocking_stop_of_a_second_stop_keeps_waiting_on_stopping(api):
     _, ex_id = running(api)
-    api.post(f"/v1/ex/{ex_id}/_stop", params={"blocking": "false"})
+    assert api.post(f"/v1/ex/{ex_id}/_stop", params={"blocking": "false"}).json() == {"status": "stopping"}
 
     response = api.post(f"/v1/ex/{ex_id}/_stop", params={"timeout": "200"})
 
@@ -272,31 +261,20 @@ def test_force_stop_puts_slices_in_hand_back_to_pending(api):
 
 def test_force_stop_of_a_stopped_execution_still_says_so(api):
     _, ex_id = submit_started(api)
-    api.post(f"/v1/ex/{ex_id}/_stop")
+    assert api.post(f"/v1/ex/{ex_id}/_stop").json() == {"status": "stopped"}
 
     response = api.post(f"/v1/ex/{ex_id}/_stop", params={"force": "true"})
 
     assert response.json() == {"message": f"Force stop complete for exId {ex_id}", "status": "stopped"}
 
 
-def test_stop_unknown_ex_is_404(api):
-    status, _ = error_of(api.post("/v1/ex/no-such-ex/_stop"))
-
-    assert status == 404
-
-
-def test_stop_job_without_execution_is_404(api):
+@pytest.mark.parametrize("action", ["_stop", "_pause"])
+def test_stop_and_pause_of_a_job_without_execution_are_404(api, action):
     job_id = submit(api, start=False)["job_id"]
 
-    response = api.post(f"/v1/jobs/{job_id}/_stop")
+    response = api.post(f"/v1/jobs/{job_id}/{action}")
 
     assert error_of(response) == (404, {"error": 404, "message": f"No execution was found for job {job_id}"})
-
-
-def test_stop_unknown_job_is_404(api):
-    status, _ = error_of(api.post("/v1/jobs/no-such-job/_stop"))
-
-    assert status == 404
 
 
 def test_stop_acts_on_the_latest_execution_of_the_job(api):
@@ -361,23 +339,9 @@ def test_pause_and_resume_of_a_pending_execution_are_409(api, action):
 
 def test_pause_of_a_paused_execution_stays_paused(api):
     _, ex_id = running(api)
-    api.post(f"/v1/ex/{ex_id}/_pause")
-
     assert api.post(f"/v1/ex/{ex_id}/_pause").json() == {"status": "paused"}
 
-
-def test_pause_of_unknown_ex_is_404(api):
-    status, _ = error_of(api.post("/v1/ex/no-such-ex/_pause"))
-
-    assert status == 404
-
-
-def test_pause_of_job_without_execution_is_404(api):
-    job_id = submit(api, start=False)["job_id"]
-
-    response = api.post(f"/v1/jobs/{job_id}/_pause")
-
-    assert error_of(response) == (404, {"error": 404, "message": f"No execution was found for job {job_id}"})
+    assert api.post(f"/v1/ex/{ex_id}/_pause").json() == {"status": "paused"}
 
 
 # --- _workers ------------------------------------------------------------------------------------------------
@@ -485,12 +449,6 @@ def test_workers_on_a_terminal_execution_is_404(api):
     )
 
 
-def test_workers_on_unknown_ex_is_404(api):
-    status, _ = error_of(workers(api, "/v1/ex/no-such-ex", "add=1"))
-
-    assert status == 404
-
-
 # --- _recover ------------------------------------------------------------------------------------------------
 
 
@@ -547,7 +505,7 @@ def test_recover_job_creates_a_recovered_execution(api):
 
 
 def test_recover_accepts_the_cleanup_alias(api):
-    job_id, old = failed(api)
+    job_id, _ = failed(api)
 
     ex_id = api.post(f"/v1/jobs/{job_id}/_recover", params={"cleanup": "errors"}).json()["ex_id"]
 
@@ -565,7 +523,7 @@ def test_recover_without_cleanup_has_no_recovered_slice_type(api):
 
 
 def test_recover_job_recovers_from_the_newest_execution(api):
-    job_id, first = failed(api)
+    job_id, _ = failed(api)
     second = api.post(f"/v1/jobs/{job_id}/_recover").json()["ex_id"]
     put_status(second, "failed")
 
@@ -575,7 +533,7 @@ def test_recover_job_recovers_from_the_newest_execution(api):
 
 
 def test_recover_job_applies_the_current_job_config(api):
-    job_id, old = failed(api)
+    job_id, _ = failed(api)
     api.put(f"/v1/jobs/{job_id}", json=job_spec(workers=4))
 
     ex_id = api.post(f"/v1/jobs/{job_id}/_recover").json()["ex_id"]
@@ -596,28 +554,6 @@ def test_recover_ex_copies_the_execution_config_even_after_the_job_changed(api):
     assert record["name"] == "api test job"
     assert record["recovered_execution"] == old
     assert record["recovered_slice_type"] == "all"
-
-
-def test_recover_of_deleted_job_is_410(api):
-    job_id = deleted_job(api)
-
-    response = api.post(f"/v1/jobs/{job_id}/_recover")
-
-    assert error_of(response) == (
-        410, {"error": 410, "message": f"Job {job_id} has been deleted and cannot be recovered."}
-    )
-
-
-def test_recover_unknown_ex_is_404(api):
-    status, _ = error_of(api.post("/v1/ex/no-such-ex/_recover"))
-
-    assert status == 404
-
-
-def test_recover_unknown_job_is_404(api):
-    status, _ = error_of(api.post("/v1/jobs/no-such-job/_recover"))
-
-    assert status == 404
 
 
 # --- tasks ---------------------------------------------------------------------------------------------------
@@ -705,7 +641,7 @@ def test_recover_records_a_recover_task_and_an_execution_task(api):
 
 
 def test_ex_recover_records_a_recover_task(api):
-    job_id, old = failed(api)
+    _, old = failed(api)
 
     ex_id = api.post(f"/v1/ex/{old}/_recover", headers=OPAQUE).json()["ex_id"]
 
@@ -741,7 +677,7 @@ def test_inactive_records_an_update_task_with_the_opaque_id(api):
 def test_pause_and_resume_record_tasks(api, action):
     _, ex_id = running(api)
     if action == "resume":
-        api.post(f"/v1/ex/{ex_id}/_pause")
+        assert api.post(f"/v1/ex/{ex_id}/_pause").status_code == 200
 
     api.post(f"/v1/ex/{ex_id}/_{action}", headers=OPAQUE)
 
@@ -756,7 +692,18 @@ def test_workers_records_a_workers_task(api):
     assert only_task("cluster:admin/jobs/workers", ex_id).headers == OPAQUE
 
 
-# --- authentication ------------------------------------------------------------------------------------------
+# --- unknown ids, authentication -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/jobs/no-such-job/_start", "/v1/jobs/no-such-job/_stop", "/v1/jobs/no-such-job/_recover",
+    "/v1/ex/no-such-ex/_stop", "/v1/ex/no-such-ex/_pause", "/v1/ex/no-such-ex/_workers?add=1",
+    "/v1/ex/no-such-ex/_recover",
+])
+def test_actions_on_an_unknown_job_or_execution_are_404(api, path):
+    status, _ = error_of(api.post(path))
+
+    assert status == 404
 
 
 @pytest.mark.parametrize("path", [

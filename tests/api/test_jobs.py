@@ -18,6 +18,7 @@ from tests.api.helpers import (  # noqa: F401  (fixtures)
     job_spec,
     put_status,
     submit,
+    submit_deleted,
     submit_started,
     web_node,
 )
@@ -349,9 +350,7 @@ def test_list_ex_option_gives_empty_object_without_execution(api):
 
 
 def test_list_ex_option_gives_empty_object_when_the_latest_execution_is_deleted(api):
-    job_id, ex_id = submit_started(api)
-    api.post(f"/v1/ex/{ex_id}/_stop")
-    api.delete(f"/v1/jobs/{job_id}")
+    submit_deleted(api)
 
     [record] = api.get("/v1/jobs", params={"deleted": "true", "ex": "_status"}).json()
 
@@ -564,9 +563,7 @@ def test_delete_after_stop_marks_the_job_deleted_and_inactive(api):
 
 
 def test_deleted_job_stays_readable(api):
-    job_id, ex_id = submit_started(api)
-    stop(api, ex_id)
-    api.delete(f"/v1/jobs/{job_id}")
+    job_id, _ = submit_deleted(api)
 
     record = api.get(f"/v1/jobs/{job_id}").json()
 
@@ -574,14 +571,13 @@ def test_deleted_job_stays_readable(api):
 
 
 def test_delete_marks_the_job_executions_deleted(api):
-    job_id, ex_id = submit_started(api)
-    stop(api, ex_id)
-    api.delete(f"/v1/jobs/{job_id}")
+    _, ex_id = submit_deleted(api)
 
     record = api.get(f"/v1/ex/{ex_id}").json()
 
     assert record["_deleted"] is True
     assert ISO_Z.match(record["_deleted_on"])
+    assert Execution.objects.get(pk=ex_id).deleted
     assert api.get("/v1/ex").json() == []
 
 

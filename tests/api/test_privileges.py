@@ -12,6 +12,7 @@ from drf_spectacular.generators import EndpointEnumerator
 
 from jobsite.api.catchall import CatchAllView
 from jobsite.privileges import PRIVILEGES, action_of, privileges_granting
+from tests.api.helpers import hashed
 
 PASSWORD = "privileges-test-password"
 OPEN_ROUTES = {"/healthz"}
@@ -35,7 +36,7 @@ ROUTES = sorted(set(routes()))
 def clients(server, django_user_model):
     made = {}
     for privilege in PRIVILEGES:
-        user = django_user_model.objects.create_user(privilege + "-user", password=PASSWORD)
+        user = django_user_model.objects.create(username=privilege + "-user", password=hashed(PASSWORD))
         user.groups.add(Group.objects.get_or_create(name=privilege)[0])  # a flush removed the migrated rows
         made[privilege] = httpx.Client(base_url=server, auth=(user.username, PASSWORD), timeout=30)
     made["anonymous"] = httpx.Client(base_url=server, timeout=30)
@@ -88,7 +89,7 @@ def test_a_refusal_names_the_action_and_the_privileges_that_grant_it(clients):
 
 
 def test_a_user_without_any_privilege_can_read_nothing(server, django_user_model):
-    django_user_model.objects.create_user("nobody", password=PASSWORD)
+    django_user_model.objects.create(username="nobody", password=hashed(PASSWORD))
 
     response = httpx.get(f"{server}/v1/jobs", auth=("nobody", PASSWORD))
 
@@ -97,14 +98,9 @@ def test_a_user_without_any_privilege_can_read_nothing(server, django_user_model
 
 
 @pytest.fixture
-def server_with_anonymous(process_env, request, transactional_db):
+def server_with_anonymous(server_with, request):
     """A second web server started with JOBSITE_ANONYMOUS set (trusted-network mode)."""
-    from tests.conftest import start_web_server
-
-    process, url = start_web_server({**process_env, "JOBSITE_ANONYMOUS": request.param})
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    return server_with(JOBSITE_ANONYMOUS=request.param)
 
 
 @pytest.mark.parametrize("server_with_anonymous", ["read"], indirect=True)

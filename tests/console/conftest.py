@@ -2,25 +2,17 @@
 
 import httpx
 import pytest
-from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 
-from jobsite.privileges import PRIVILEGES
+from tests.conftest import hashed
 
 PASSWORD = "console-test-password"
-_hashed = []
-
-
-def password_hash() -> str:
-    if not _hashed:  # PBKDF2 costs ~0.3 s: hash once per session
-        _hashed.append(make_password(PASSWORD))
-    return _hashed[0]
 
 
 def make_user(name: str, *privileges: str, superuser: bool = False):
     from django.contrib.auth import get_user_model
 
-    user = get_user_model().objects.create(username=name, password=password_hash(), is_superuser=superuser)
+    user = get_user_model().objects.create(username=name, password=hashed(PASSWORD), is_superuser=superuser)
     for privilege in privileges:
         user.groups.add(Group.objects.get_or_create(name=privilege)[0])  # a flush removed the migrated rows
     return user
@@ -71,5 +63,3 @@ def operator(logged_in):
     """A console user holding `manage`."""
     return logged_in("operator", "manage")
 
-
-__all__ = ["PRIVILEGES", "PASSWORD", "make_user", "console_client"]

@@ -1,11 +1,11 @@
 """Console login: sessions with CSRF on every form, POST-only state changes, logout, expiry, rate limits."""
 
+import io
 import time
 
 from jobs.models import Execution, Job
 from tasks.models import AuditEntry
-from tests.conftest import start_web_server
-from tests.console.conftest import PASSWORD, console_client, make_user
+from tests.console.conftest import console_client, make_user
 
 SPEC = {"name": "console-login", "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
 
@@ -121,31 +121,33 @@ def test_logging_out_ends_the_session(operator):
     assert (entry.user, entry.outcome) == ("operator", "success")
 
 
-def test_a_session_ends_after_the_configured_idle_time(process_env, transactional_db):
+def test_a_session_ends_after_the_configured_idle_time(server_with):
     # Cookie expiry dates have one-second resolution: 3 s leaves room for rounding.
-    process, url = start_web_server({**process_env, "JOBSITE_SESSION_SECONDS": "3"})
-    try:
-        make_user("brief", "monitor")
-        with console_client(url) as client:
-            assert client.log_in("brief").status_code == 302
-            assert client.get("/console/jobs/").status_code == 200
-            time.sleep(1.5)
-            assert client.get("/console/jobs/").status_code == 200  # activity extends the session
-            time.sleep(1.5)
-            assert client.get("/console/jobs/").status_code == 200
-            time.sleep(3.5)
+    url = server_with(JOBSITE_SESSION_SECONDS="3")
+    make_user("brief", "monitor")
+    with console_client(url) as client:
+        assert client.log_in("brief").status_code == 302
+        assert client.get("/console/jobs/").status_code == 200
+        time.sleep(1.5)
+        assert client.get("/console/jobs/").status_code == 200  # activity extends the session
+        time.sleep(1.5)
+        assert client.get("/console/jobs/").status_code == 200
+        time.sleep(3.5)
 
-            response = client.get("/console/jobs/")
+        response = client.get("/console/jobs/")
 
-        assert response.status_code == 302
-        assert response.headers["location"].startswith("/console/login/")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    assert response.status_code == 302
+    assert response.headers["location"].startswith("/console/login/")
 
 
-def test_the_password_is_checked_by_django_hashers_only(visitor):
-    user = make_user("hashed", "monitor")
+def test_the_admin_password_is_stored_only_as_a_django_hash_and_logs_in(visitor, monkeypatch):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
 
-    assert user.password.startswith("pbkdf2_sha256$")
-    assert PASSWORD not in user.password
+    monkeypatch.setenv("JOBSITE_ADMIN_PASSWORD", "a-Secret-set-by-the-operator")
+    call_command("ensure_admin", stdout=io.StringIO())
+
+    stored = get_user_model().objects.get(username="admin").password
+    assert stored.startswith("pbkdf2_sha256$")
+    assert "a-Secret-set-by-the-operator" not in stored
+    assert visitor.log_in("admin", password="a-Secret-set-by-the-operator").status_code == 302

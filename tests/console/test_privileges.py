@@ -133,19 +133,13 @@ def test_the_job_page_offers_only_the_buttons_the_user_may_press(logged_in, priv
         assert f">{button}</button>" not in page
 
 
-def test_with_anonymous_read_a_visitor_reads_pages_but_must_log_in_to_press_buttons(process_env, transactional_db):
-    from tests.conftest import start_web_server
-
+def test_with_anonymous_read_a_visitor_reads_pages_but_must_log_in_to_press_buttons(server_with):
     job = Job.objects.create(name="open-to-read", spec={"name": "open-to-read", "operations": []})
-    process, url = start_web_server({**process_env, "JOBSITE_ANONYMOUS": "read"})
-    try:
-        with console_client(url) as visitor:
-            page = visitor.get(f"/console/jobs/{job.job_id}/")
-            pressed = visitor.submit(f"/console/jobs/{job.job_id}/start")
-        assert page.status_code == 200
-        assert "monitor for everyone" in page.text and ">Start</button>" not in page.text
-        assert pressed.status_code == 302 and pressed.headers["location"].startswith("/console/login/")
-        assert not job.executions.exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    url = server_with(JOBSITE_ANONYMOUS="read")
+    with console_client(url) as visitor:
+        page = visitor.get(f"/console/jobs/{job.job_id}/")
+        pressed = visitor.submit(f"/console/jobs/{job.job_id}/start")
+    assert page.status_code == 200
+    assert "monitor for everyone" in page.text and ">Start</button>" not in page.text
+    assert pressed.status_code == 302 and pressed.headers["location"].startswith("/console/login/")
+    assert not job.executions.exists()

@@ -7,7 +7,7 @@ import httpx
 
 from tasks.models import ApiToken, AuditEntry
 from tasks.tokens import create_token, digest
-from tests.console.conftest import make_user
+from tests.console.conftest import console_client, make_user
 
 
 def shown_key(page: str, element_id: str) -> str:
@@ -78,19 +78,12 @@ def test_a_token_needs_a_name(logged_in):
     assert not ApiToken.objects.exists()
 
 
-def test_anonymous_access_never_reaches_the_tokens_page(server, process_env):
-    from tests.conftest import start_web_server
-    from tests.console.conftest import console_client
-
-    process, url = start_web_server({**process_env, "JOBSITE_ANONYMOUS": "manage"})
-    try:
-        with console_client(url) as visitor:
-            assert visitor.get("/console/jobs/").status_code == 200  # a trusted network reads and controls...
-            response = visitor.get("/console/tokens/")  # ...but tokens belong to a person
-            created = visitor.submit("/console/tokens/new", {"name": "nobody's"})
-        assert response.status_code == 302 and response.headers["location"].startswith("/console/login/")
-        assert created.status_code == 302
-        assert not ApiToken.objects.exists()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def test_anonymous_access_never_reaches_the_tokens_page(server_with):
+    url = server_with(JOBSITE_ANONYMOUS="manage")
+    with console_client(url) as visitor:
+        assert visitor.get("/console/jobs/").status_code == 200  # a trusted network reads and controls...
+        response = visitor.get("/console/tokens/")  # ...but tokens belong to a person
+        created = visitor.submit("/console/tokens/new", {"name": "nobody's"})
+    assert response.status_code == 302 and response.headers["location"].startswith("/console/login/")
+    assert created.status_code == 302
+    assert not ApiToken.objects.exists()

@@ -46,6 +46,18 @@ def holder_in_hand(ex_id: str) -> str:
     )
 
 
+def controller_mid_slicing(engine, worker_node, *, total: int) -> tuple[str, int]:
+    """An execution of `total` slices whose controller, a process of the worker node, has sliced part of them
+    only (more than its look-ahead: 100 for 2 workers): (ex_id, the controller's pid)."""
+    ex_id = start_job(engine, generator_job(size=total * 10, slice_size=10, delay_ms=30))
+    wait_for_status(engine, ex_id, "running", timeout=60)
+    wait_until(lambda: slice_states(ex_id)["completed"] >= 10, timeout=60)
+    pid = wait_until(lambda: worker_node.pid_running(f"controller {ex_id}"), timeout=10)
+    assert worker_node.owns(pid), f"{pid} is not a process of the worker node"
+    assert Slice.objects.filter(execution_id=ex_id).count() < total, "the controller had already sliced everything"
+    return ex_id, pid
+
+
 def test_a_worker_process_killed_mid_slice_loses_no_slice(engine, worker_node):
     total = 30
     ex_id = start_job(engine, generator_job(size=300, slice_size=10, delay_ms=300))
@@ -73,15 +85,10 @@ def test_a_worker_process_killed_mid_slice_loses_no_slice(engine, worker_node):
 
 
 def test_a_killed_controller_is_taken_over_and_every_slice_is_run_once(engine, worker_node):
-    # More slices than the controller's look-ahead (100 for 2 workers), so slicing must continue after the
-    # takeover from where the dead controller left off: no request skipped, none made twice.
+    # Slicing must continue after the takeover from where the dead controller left off: no request skipped,
+    # none made twice.
     total = 300
-    ex_id = start_job(engine, generator_job(size=3000, slice_size=10, delay_ms=30))
-    wait_for_status(engine, ex_id, "running", timeout=60)
-    wait_until(lambda: slice_states(ex_id)["completed"] >= 10, timeout=60)
-    pid = wait_until(lambda: worker_node.pid_running(f"controller {ex_id}"), timeout=10)
-    assert worker_node.owns(pid), f"{pid} is not a process of the worker node"
-    assert Slice.objects.filter(execution_id=ex_id).count() < total, "the controller had already sliced everything"
+    ex_id, pid = controller_mid_slicing(engine, worker_node, total=total)
 
     sigkill(pid)
     record = wait_for_status(engine, ex_id, TERMINAL, timeout=180)
@@ -99,12 +106,7 @@ def test_a_frozen_controller_that_wakes_after_a_takeover_does_not_slice_again(en
     # A controller stalled past the node timeout (a long GC pause, a swapped-out process) is taken over.
     # When it wakes up it must notice it lost the execution, not keep slicing next to its successor.
     total = 300
-    ex_id = start_job(engine, generator_job(size=3000, slice_size=10, delay_ms=30))
-    wait_for_status(engine, ex_id, "running", timeout=60)
-    wait_until(lambda: slice_states(ex_id)["completed"] >= 10, timeout=60)
-    pid = wait_until(lambda: worker_node.pid_running(f"controller {ex_id}"), timeout=10)
-    assert worker_node.owns(pid), f"{pid} is not a process of the worker node"
-    assert Slice.objects.filter(execution_id=ex_id).count() < total, "the controller had already sliced everything"
+    ex_id, pid = controller_mid_slicing(engine, worker_node, total=total)
 
     os.kill(pid, signal.SIGSTOP)
     try:

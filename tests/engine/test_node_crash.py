@@ -1,6 +1,8 @@
 """A whole worker node crashes (every process SIGKILLed) in the middle of an execution; another node that
 joins later finishes it (DESIGN.md rule 6: no single process is needed for correctness)."""
 
+import time
+
 import pytest
 
 from jobs.lifecycle import TERMINAL
@@ -20,11 +22,18 @@ from tests.engine.conftest import (
 pytestmark = [pytest.mark.slow]
 
 
+def worker_nodes(process_env, tmp_path, **node_ids: str) -> list[WorkerNode]:
+    """Worker nodes (not started yet), by name, each with its own data directory and log under `tmp_path`."""
+    return [
+        WorkerNode(process_env, tmp_path / name, tmp_path / f"{name}.log", node_id=node_id)
+        for name, node_id in node_ids.items()
+    ]
+
+
 def test_an_execution_of_a_crashed_node_is_finished_by_another_node(api, process_env, tmp_path):
     total = 60
-    crashed, survivor = (
-        WorkerNode(process_env, tmp_path / name, tmp_path / f"{name}.log", node_id=node_id)
-        for name, node_id in (("crashed", "EngineTestCrashNodeA00"), ("survivor", "EngineTestCrashNodeB00"))
+    crashed, survivor = worker_nodes(
+        process_env, tmp_path, crashed="EngineTestCrashNodeA00", survivor="EngineTestCrashNodeB00"
     )
     crashed.start()
     try:
@@ -36,6 +45,7 @@ def test_an_execution_of_a_crashed_node_is_finished_by_another_node(api, process
         crashed.kill()
     assert Execution.objects.get(pk=ex_id).controller_node_id == crashed.node_id
     left_in_hand = slice_states(ex_id)["start"]
+    assert left_in_hand, "the node was killed between two slices"
 
     survivor.start()
     try:
@@ -58,12 +68,9 @@ def test_an_execution_of_a_crashed_node_is_finished_by_another_node(api, process
 def test_a_stopping_node_hands_its_execution_over_promptly(api, process_env, tmp_path):
     """Ctrl-C on a node mid-execution: its loops finish the slices in hand and leave, the node exits at
     once, and the next node finishes the execution without any slice run twice."""
-    import time
-
     total = 60
-    leaving, staying = (
-        WorkerNode(process_env, tmp_path / name, tmp_path / f"{name}.log", node_id=node_id)
-        for name, node_id in (("leaving", "EngineTestDrainNodeA00"), ("staying", "EngineTestDrainNodeB00"))
+    leaving, staying = worker_nodes(
+        process_env, tmp_path, leaving="EngineTestDrainNodeA00", staying="EngineTestDrainNodeB00"
     )
     leaving.start()
     try:

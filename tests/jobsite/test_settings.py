@@ -26,17 +26,22 @@ print(json.dumps({
 EXTERNAL_DB = "postgres://jobs:p%23ss@db.example.org:5433/jobsite_prod"
 
 
-def settings_with(tmp_path, **environment):
-    env = {
+def bare_environment(tmp_path, **environment) -> dict:
+    """A bare machine's environment (nothing of the test run's) with the data directory in `tmp_path`."""
+    return {
         "PATH": "/usr/bin:/bin",
         "DJANGO_SETTINGS_MODULE": "jobsite.settings",
         "JOBSITE_DATA_DIR": str(tmp_path),
         "DATABASE_URL": EXTERNAL_DB,  # no embedded server is started when this is set
         **environment,
     }
+
+
+def settings_with(tmp_path, **environment):
     script = "import django; django.setup()\n" + PRINT_SETTINGS
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], cwd=ROOT, env=bare_environment(tmp_path, **environment),
+        capture_output=True, text=True, check=True,
     )
     return json.loads(result.stdout)
 
@@ -121,14 +126,11 @@ def test_another_data_dir_gets_another_identity(tmp_path):
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DJANGO_SETTINGS_MODULE": "jobsite.settings",
-        "JOBSITE_DATA_DIR": str(tmp_path),
-        "DATABASE_URL": EXTERNAL_DB,
-        "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-" + "y" * 30,
-        "ALLOWED_HOSTS": "jobs.example.org",
-    }
+    env = bare_environment(
+        tmp_path,
+        SECRET_KEY="x" * 20 + "a-long-random-production-secret-" + "y" * 30,
+        ALLOWED_HOSTS="jobs.example.org",
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"], cwd=ROOT, env=env, capture_output=True, text=True
     )
@@ -145,8 +147,9 @@ def test_plain_http_mode_has_no_secure_only_cookies_or_redirects(tmp_path):
         "import django; django.setup(); from django.conf import settings; "
         "print(settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS)"
     )
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "jobsite.settings", "JOBSITE_DATA_DIR": str(tmp_path),
-           "DATABASE_URL": EXTERNAL_DB, "JOBSITE_HTTPS": "false"}
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=bare_environment(tmp_path, JOBSITE_HTTPS="false"),
+        capture_output=True, text=True,
+    )
 
     assert result.stdout.split() == ["False", "False", "0"]
