@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from jobsite import config
+
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "jobsite"
@@ -33,17 +35,35 @@ class EmbeddedDatabase:
         """A DATABASE_URL for child processes: the socket directory is percent-encoded as the host."""
         return f"postgresql://postgres@{quote(str(self.socket_dir), safe='')}/{DATABASE_NAME}"
 
-    def settings(self) -> dict:
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": DATABASE_NAME,
-            "USER": "postgres",
-            "HOST": str(self.socket_dir),
-        }
-
     def stop(self) -> None:
         """Release this process's handle; the server stops if no other live process holds one."""
         self.server._cleanup()
+
+
+def connection_settings(data_dir: Path) -> dict:
+    """Django's settings for the embedded server of `data_dir`, without starting it: the socket directory
+    its running server reports, else the data directory itself (where a server started later listens,
+    unless that path is too long for a socket)."""
+    pgdata = (data_dir / "pg").resolve()
+    socket_dir = pgdata
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        socket_dir = Path(lines[4]) if len(lines) > 4 and lines[4] else pgdata
+    except OSError:
+        pass
+    return {"ENGINE": "django.db.backends.postgresql", "NAME": DATABASE_NAME, "USER": "postgres", "HOST": str(socket_dir)}
+
+
+def attach_unless_configured() -> EmbeddedDatabase | None:
+    """For the entry points, before Django reads its settings: without DATABASE_URL, start (or attach to)
+    the embedded server and point DATABASE_URL at it, for this process and the processes it starts.
+    The server lives while a process that attached lives."""
+    if os.environ.get("DATABASE_URL"):
+        return None
+    log.info("starting embedded PostgreSQL in %s", config.data_dir() / "pg")
+    database = start(config.data_dir())
+    os.environ["DATABASE_URL"] = database.url
+    return database
 
 
 def _forget_dead_handles(pgdata: Path) -> None:

@@ -8,6 +8,7 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
+from jobsite.conf import conf
 
 
 def _key(username: str, client: str) -> str:
@@ -15,11 +16,11 @@ def _key(username: str, client: str) -> str:
 
 
 def window_seconds() -> int:
-    return settings.JOBSITE["LOGIN_WINDOW_SECONDS"]
+    return conf.login_window_seconds
 
 
 def is_blocked(username: str, client: str) -> bool:
-    return cache.get(_key(username, client), 0) >= settings.JOBSITE["LOGIN_ATTEMPTS"]
+    return cache.get(_key(username, client), 0) >= conf.login_attempts
 
 
 def record_failure(username: str, client: str) -> None:

@@ -8,6 +8,7 @@ route added later is protected from birth.
 
 from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+from jobsite.conf import conf
 
 MONITOR, MANAGE_ROLLUP, MANAGE_ML, MANAGE = "monitor", "manage_rollup", "manage_ml", "manage"
 PRIVILEGES = (MONITOR, MANAGE_ROLLUP, MANAGE_ML, MANAGE)
@@ -58,7 +59,7 @@ def privileges_of(user) -> set[str]:
     """The user's privileges, read once per user object (a request checks several actions: the view's,
     the buttons a page offers, the admin's actions)."""
     if not user or not user.is_authenticated:
-        return set(ANONYMOUS_PRIVILEGES[settings.JOBSITE["ANONYMOUS"]])
+        return set(ANONYMOUS_PRIVILEGES[conf.anonymous])
     if user.is_superuser:
         return set(PRIVILEGES)
     if not hasattr(user, "_jobsite_privileges"):

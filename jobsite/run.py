@@ -19,13 +19,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from jobsite import config
+from jobsite import config, embedded
+from jobsite.conf import conf
 
 log = logging.getLogger("jobsite.run")
 
 MIGRATION_LOCK = 0x6A6F6273  # pg advisory lock key: nodes starting together migrate one at a time
 STOP_GRACE_SECONDS = 20
 RESTART_BACKOFF_SECONDS = 5
+WORKER_CONN_MAX_AGE = 300  # seconds worker-node processes keep a database connection, unless configured
 
 
 def _die_with_parent():
@@ -74,16 +76,17 @@ def children_for(roles: set[str], port: int) -> list[Child]:
                 "web",
                 [
                     python, "-m", "uvicorn", "jobsite.asgi:application",
-                    "--host", os.environ.get("JOBSITE_HOST", "0.0.0.0"),
+                    "--host", conf.host,
                     "--port", str(port),
-                    "--workers", os.environ.get("JOBSITE_WEB_WORKERS", "2"),
+                    "--workers", str(conf.web_workers),
                     "--no-server-header", "--log-level", "info",
                 ],
             )
         )
     if "worker" in roles:
         # Long-lived worker processes keep their database connections.
-        keep = {"JOBSITE_DB_CONN_MAX_AGE": os.environ.get("JOBSITE_DB_CONN_MAX_AGE", "300")}
+        keep_seconds = WORKER_CONN_MAX_AGE if conf.db_conn_max_age is None else conf.db_conn_max_age
+        keep = {"JOBSITE_DB_CONN_MAX_AGE": str(keep_seconds)}
         children.append(Child("engine queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "jobsite", **keep}))
         children.append(Child("control queue", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "control", **keep}))
     return children
@@ -104,25 +107,22 @@ def prepare_database() -> None:
 
 
 class Heartbeat(threading.Thread):
-    """Keeps the node registered; on worker nodes also runs the engine's reaper (crash safety)."""
+    """Keeps the node registered. (The reaper and the purges run in the engine queue's process, see
+    jobsite/housekeeping.py, so a node started without this supervisor has them too.)"""
 
-    def __init__(self, interval: float, reaper: bool):
+    def __init__(self, interval: float):
         super().__init__(name="node-heartbeat", daemon=True)
         self.interval = interval
-        self.reaper = reaper
         self.stopping = threading.Event()
 
     def run(self):
         from django.db import connection
 
-        from jobs.engine.reaper import reap
-        from tasks.nodes import heartbeat_node, this_node_id
+        from tasks.nodes import heartbeat_node
 
         while not self.stopping.wait(self.interval):
             try:
                 heartbeat_node()
-                if self.reaper:
-                    reap(this_node_id())
             except Exception:  # the database may be restarting: try again next beat
                 log.exception("heartbeat failed")
                 connection.close()
@@ -145,13 +145,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("JOBSITE_NODE_ID", config.node_id(data_dir))
     os.environ.setdefault("SECRET_KEY", config.secret_key(data_dir))
 
-    embedded_db = None
-    if not os.environ.get("DATABASE_URL"):
-        from jobsite import embedded
-
-        log.info("starting embedded PostgreSQL in %s", data_dir / "pg")
-        embedded_db = embedded.start(data_dir)
-        os.environ["DATABASE_URL"] = embedded_db.url
+    embedded_db = embedded.attach_unless_configured()
 
     stop_requested = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -171,10 +165,10 @@ def main(argv=None) -> int:
         prepare_database()
         if "web" in roles:
             call_command("ensure_admin")
-        slots = settings.JOBSITE["WORKER_SLOTS"] or os.cpu_count() or 1
+        slots = conf.worker_slots or os.cpu_count() or 1
         node = register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
-        heartbeat = Heartbeat(settings.JOBSITE["NODE_HEARTBEAT_SECONDS"], reaper="worker" in roles)
+        heartbeat = Heartbeat(conf.node_heartbeat_seconds)
         heartbeat.start()
 
         port = settings.PORT

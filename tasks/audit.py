@@ -8,6 +8,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from jobsite.privileges import action_of
 from tasks.models import AuditEntry
+from jobsite.conf import conf
 
 TARGET_KWARGS = ("job_id", "ex_id", "key_id", "object_id")
 
@@ -71,6 +72,6 @@ class AuditMiddleware:
 
 
 def purge_old_entries() -> int:
-    cutoff = timezone.now() - timedelta(days=settings.JOBSITE["AUDIT_DAYS"])
+    cutoff = timezone.now() - timedelta(days=conf.audit_days)
     deleted, _ = AuditEntry.objects.filter(at__lt=cutoff).delete()
     return deleted

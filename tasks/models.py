@@ -9,12 +9,13 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+from jobsite.conf import conf
 
 
 class NodeQuerySet(models.QuerySet):
     def connected(self):
         """Nodes that heartbeated recently and did not say goodbye."""
-        cutoff = timezone.now() - timedelta(seconds=settings.JOBSITE["NODE_TIMEOUT_SECONDS"])
+        cutoff = timezone.now() - timedelta(seconds=conf.node_timeout_seconds)
         return self.filter(heartbeat_at__gte=cutoff, stopped_at__isnull=True)
 
     def with_role(self, role: str):
@@ -50,7 +51,7 @@ class Node(models.Model):
 
     @property
     def is_connected(self) -> bool:
-        cutoff = timezone.now() - timedelta(seconds=settings.JOBSITE["NODE_TIMEOUT_SECONDS"])
+        cutoff = timezone.now() - timedelta(seconds=conf.node_timeout_seconds)
         return self.stopped_at is None and self.heartbeat_at >= cutoff
 
 
@@ -84,6 +85,9 @@ class Task(models.Model):
     cancelled = models.BooleanField(default=False, help_text="Cancellation was requested.")
     cancellation_reason = models.TextField(blank=True)
     parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Which one of its parent's children this is (worker loop 3, say)."
+    )
     headers = models.JSONField(default=dict, blank=True, help_text="Request headers kept with the task (X-Opaque-Id).")
     result = models.JSONField(null=True, blank=True, help_text="The response, once finished successfully.")
     error = models.JSONField(null=True, blank=True, help_text="The error, once finished with one.")

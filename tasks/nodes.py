@@ -8,10 +8,11 @@ from django.utils import timezone
 
 import jobsite
 from tasks.models import Node
+from jobsite.conf import conf
 
 
 def this_node_id() -> str:
-    return settings.JOBSITE["NODE_ID"]
+    return conf.node_id
 
 
 _registration: dict = {}

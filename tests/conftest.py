@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from django.contrib.auth.hashers import make_password
+from jobsite.conf import conf
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_PASSWORD = "admin-test-password"
@@ -58,7 +59,7 @@ def process_env(test_database_url):
         **os.environ,
         "DATABASE_URL": test_database_url,
         "SECRET_KEY": settings.SECRET_KEY,
-        "JOBSITE_NODE_ID": settings.JOBSITE["NODE_ID"],
+        "JOBSITE_NODE_ID": conf.node_id,
         "DJANGO_SETTINGS_MODULE": "jobsite.settings",
         "PYTHONPATH": str(ROOT),
         "JOBSITE_HTTPS": "false",  # test servers speak plain HTTP on loopback

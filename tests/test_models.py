@@ -10,6 +10,7 @@ from assets.models import Asset
 from jobs.lifecycle import LIVING, TERMINAL, ExecutionStatus
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from tasks.models import Node, Task
+from jobsite.conf import conf
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +152,7 @@ def test_running_and_finished_tasks():
 
 
 def test_connected_nodes_are_those_heartbeating_and_not_stopped(settings):
-    timeout = settings.JOBSITE["NODE_TIMEOUT_SECONDS"]
+    timeout = conf.node_timeout_seconds
     now = timezone.now()
     Node.objects.create(node_id="fresh", name="fresh", hostname="h", version="v", roles=["worker"])
     Node.objects.create(

@@ -18,7 +18,7 @@ from jobsite.api.query import csv_option, deleted_option, integer_option
 from jobsite.api.txt import table_response
 from jobsite.errors import Invalid
 from jobsite.waiting import wait_until
-from tasks.services import headers_to_keep
+from tasks.registry import headers_to_keep
 
 
 def _param(name, description, type_=str, **extra):

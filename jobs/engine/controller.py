@@ -20,11 +20,12 @@ from django.utils import timezone
 from jobs import services
 from jobs.api.records import iso
 from jobs.engine.runtime import build_slicers
-from jobs.engine.worker import MAX_BATCH, fast_commits, worker_number, worker_tasks
+from jobs.engine.worker import MAX_BATCH, fast_commits, worker_tasks
 from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution, RecoveryType, Slice, SliceState
 from jobsite.errors import Unprocessable
 from tasks.nodes import node_draining, this_node_id
+from jobsite.conf import conf
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -252,13 +253,12 @@ class Controller:
 
     def recently_launched(self) -> set[int]:
         """Loops enqueued but maybe not started yet (the engine queue may be busy): not relaunched too soon."""
-        grace = settings.JOBSITE["WORKER_START_GRACE_SECONDS"]
+        grace = conf.worker_start_grace_seconds
         return {n for n, at in self.launch_times.items() if time.monotonic() - at < grace}
 
     def live_worker_numbers(self) -> set[int]:
-        silence = timezone.now() - timedelta(seconds=settings.JOBSITE["SLICE_LEASE_SECONDS"])
-        actions = worker_tasks(self.ex_id).running().filter(heartbeat_at__gte=silence).values_list("action", flat=True)
-        return {worker_number(action) for action in actions}
+        silence = timezone.now() - timedelta(seconds=conf.slice_lease_seconds)
+        return set(worker_tasks(self.ex_id).running().filter(heartbeat_at__gte=silence).values_list("number", flat=True))
 
     def watch_failures(self, status, counts):
         """Failed slices turn the execution `failing`; a persistent one recovers after a quiet probation."""
@@ -302,7 +302,7 @@ class Controller:
             if asked is None:
                 return False
             self.stopping_since = asked.at
-        limit = timedelta(seconds=settings.JOBSITE["STOP_TIMEOUT_SECONDS"])
+        limit = timedelta(seconds=conf.stop_timeout_seconds)
         if timezone.now() - self.stopping_since > limit:
             services.requeue_slices_in_hand(self.ex_id)
             return True

@@ -4,48 +4,38 @@ All of it is idempotent and uses conditional updates, so any number of nodes may
 """
 
 import logging
-import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from jobs import services
-from jobs.engine.worker import worker_tasks
 from jobs.lifecycle import ExecutionStatus
 from jobs.models import Execution
-from tasks.audit import purge_old_entries
+from jobsite import actions
+from jobsite.conf import conf
+from tasks import registry
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
-# Audit retention is counted in days: trimming once a minute per node is plenty (reap runs every few seconds).
-AUDIT_PURGE_SECONDS = 60
-_next_audit_purge = 0.0
 
 
 def reap(node_id: str) -> None:
-    jobsite = settings.JOBSITE
     actor = services.engine_actor(node_id)
-    released = services.release_expired_slices(lease_seconds=jobsite["SLICE_LEASE_SECONDS"])
+    released = services.release_expired_slices(lease_seconds=conf.slice_lease_seconds)
     if released:
         log.warning("%s slice(s) whose worker went silent went back to pending", released)
-    end_silent_worker_tasks(jobsite["SLICE_LEASE_SECONDS"])
-    end_orphaned_stops(jobsite["NODE_TIMEOUT_SECONDS"], actor)
-    restart_orphaned_controllers(jobsite["NODE_TIMEOUT_SECONDS"])
-    purge_audit_now_and_then()
-
-
-def purge_audit_now_and_then() -> None:
-    global _next_audit_purge
-    if time.monotonic() >= _next_audit_purge:
-        purge_old_entries()
-        _next_audit_purge = time.monotonic() + AUDIT_PURGE_SECONDS
+    end_silent_worker_tasks(conf.slice_lease_seconds)
+    end_orphaned_stops(conf.node_timeout_seconds, actor)
+    restart_orphaned_controllers(conf.node_timeout_seconds)
 
 
 def end_silent_worker_tasks(lease_seconds: float) -> None:
-    cutoff = timezone.now() - timedelta(seconds=lease_seconds)
-    worker_tasks().running().filter(heartbeat_at__lt=cutoff).update(finished_at=timezone.now(), error={"type": "worker_lost", "reason": "the worker stopped heartbeating"})
+    """Worker loops that stopped reporting died with their process; their controller replaces them."""
+    registry.end_silent(
+        action=actions.JOBS_EXECUTION_WORKER, silence_seconds=lease_seconds,
+        error={"type": "worker_lost", "reason": "the worker stopped heartbeating"},
+    )
 
 
 def end_orphaned_stops(silence_seconds: float, actor: str) -> None:

@@ -16,13 +16,15 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from jobs import services
+from jobsite import actions
 from jobs.engine.runtime import build_pipeline
 from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution
 from jobs.ops.api import SliceFailed
 from tasks.models import Task
 from tasks.nodes import node_draining, this_node_id
-from tasks.services import begin_task, finish_task, report_progress
+from tasks import registry
+from jobsite.conf import conf
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -33,21 +35,9 @@ BATCH_SECONDS = 0.1  # a claimed batch is about this much work at most
 MAX_BATCH = 64
 
 
-WORKER_ACTION_PREFIX = f"{services.ACTION_EXECUTION}/worker["
-
-
-def worker_action(number: int) -> str:
-    return f"{WORKER_ACTION_PREFIX}{number}]"
-
-
-def worker_number(action: str) -> int:
-    return int(action.removeprefix(WORKER_ACTION_PREFIX).rstrip("]"))
-
-
-def worker_tasks(ex_id: str | None = None):
-    """The task rows of worker loops (of one execution, or of all)."""
-    tasks = Task.objects.filter(action__startswith=WORKER_ACTION_PREFIX)
-    return tasks.filter(target=ex_id) if ex_id else tasks
+def worker_tasks(ex_id: str):
+    """The task rows of an execution's worker loops (each names its loop's number)."""
+    return Task.objects.filter(action=actions.JOBS_EXECUTION_WORKER, target=ex_id)
 
 
 def fast_commits():
@@ -67,7 +57,7 @@ class SliceHeartbeat(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self):
-        interval = settings.JOBSITE["SLICE_HEARTBEAT_SECONDS"]
+        interval = conf.slice_heartbeat_seconds
         while not self.stopping.wait(interval):
             try:
                 services.heartbeat_slices(holder=self.holder)
@@ -86,13 +76,12 @@ def run_worker(ex_id: str, number: int) -> dict:
         return {"processed": 0}
     holder = f"{this_node_id()}:{os.getpid()}:{number}:{secrets.token_hex(3)}"
     loop = WorkerLoop(execution, number, holder)
-    parent = Task.objects.running().filter(action=services.ACTION_EXECUTION, target=ex_id).first()
-    task = begin_task(
-        action=worker_action(number), target=ex_id, cancellable=True, parent=parent,
+    parent = registry.running_task(action=actions.JOBS_EXECUTION, target=ex_id)
+    task = registry.begin(
+        action=actions.JOBS_EXECUTION_WORKER, number=number, target=ex_id, cancellable=True, parent=parent,
         description=services.describe(execution.job_id, execution.name, ex_id) + f" worker [{number}]",
     )
     loop.task_id = task.pk
-    report_progress(task.pk)
     heartbeat = SliceHeartbeat(holder, loop.report)
     heartbeat.start()
     try:
@@ -101,7 +90,7 @@ def run_worker(ex_id: str, number: int) -> dict:
         heartbeat.stopping.set()
         heartbeat.join(timeout=5)
         loop.report()
-        finish_task(task, result={"processed": loop.processed, "failed": loop.failed})
+        registry.finish(task, result={"processed": loop.processed, "failed": loop.failed})
         loop.pipeline.shutdown()
     return {"processed": loop.processed, "failed": loop.failed}
 
@@ -122,7 +111,7 @@ class WorkerLoop:
         return {"processed": self.processed, "failed": self.failed, "analytics": dict(self.analytics)}
 
     def report(self):
-        report_progress(self.task_id, self.progress())
+        registry.report(self.task_id, self.progress())
 
     def should_stop(self) -> tuple[bool, bool]:
         """(stop for good, pause for now), from the execution's status and wanted workers, and (every

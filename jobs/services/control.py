@@ -18,7 +18,8 @@ from jobs.lifecycle import PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_
 from jobs.models import Execution, ExecutionTransition, Job, RecoveryType, Slice, SliceState
 from jobs.validation import validate_job
 from jobsite.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
-from tasks.services import begin_task, finish_open_tasks, record_task
+from tasks import registry
+from jobsite.conf import conf
 
 S = ExecutionStatus
 
@@ -73,7 +74,7 @@ def controller_alive(execution: Execution) -> bool:
     """A controller holds the execution and heartbeated recently."""
     if execution.controller_heartbeat is None or execution.controller_node_id is None:
         return False
-    silence = timedelta(seconds=settings.JOBSITE["NODE_TIMEOUT_SECONDS"])
+    silence = timedelta(seconds=conf.node_timeout_seconds)
     return execution.controller_heartbeat >= timezone.now() - silence
 
 
@@ -133,7 +134,7 @@ def update_job(job_id: str, spec, *, actor: str, headers: dict | None = None):
         job.active = body.get("active", True) is not False
         job.updated = timezone.now()
         job.save(update_fields=["spec", "name", "active", "updated"])
-        record_task(
+        registry.record(
             action=ACTION_UPDATE, description=describe(job.job_id, job.name), target=job.job_id,
             headers=headers, result={"job_id": job.job_id, "active": job.active},
         )
@@ -159,7 +160,7 @@ def delete_job(job_id: str, *, actor: str, headers: dict | None = None) -> Job:
         job.executions.filter(deleted=False).update(deleted=True, deleted_on=now, updated=now)
         job.deleted, job.deleted_on, job.active, job.updated = True, now, False, now
         job.save(update_fields=["deleted", "deleted_on", "active", "updated"])
-        record_task(
+        registry.record(
             action=ACTION_DELETE, description=describe(job.job_id, job.name), target=job.job_id,
             headers=headers, result={"job_id": job.job_id, "_deleted": True},
         )
@@ -292,11 +293,11 @@ def _create_execution(
         ) from None
     ExecutionTransition.objects.create(execution=execution, to_status=S.PENDING, actor=actor, reason=action)
     description = describe(job.job_id, execution.name, execution.ex_id)
-    request_task = record_task(
+    request_task = registry.record(
         action=action, description=description, target=job.job_id, headers=headers,
         result={"job_id": job.job_id, "ex_id": execution.ex_id},
     )
-    begin_task(
+    registry.begin(
         action=ACTION_EXECUTION, description=description, target=execution.ex_id, cancellable=True,
         parent=request_task, status={"phase": S.PENDING},
     )
@@ -324,7 +325,7 @@ def _transition(execution: Execution, to: str, *, actor: str, reason: str = "", 
             execution=execution, from_status=before, to_status=to, actor=actor, reason=reason
         )
     if to in TERMINAL:
-        finish_open_tasks(
+        registry.finish_open(
             target=execution.ex_id, actions=[ACTION_EXECUTION, ACTION_STOP], result={"status": to}
         )
     return execution
@@ -366,14 +367,14 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
             return execution
         description = describe(execution.job_id, execution.name, execution.ex_id)
         if force or not controller_alive(execution):
-            record_task(
+            registry.record(
                 action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers,
                 result={"status": S.STOPPED},
             )
             requeue_slices_in_hand(execution.ex_id)
             reason = "forced stop" if force else "stop requested; no controller was running it"
             return _transition(execution, S.STOPPED, actor=actor, reason=reason)
-        begin_task(action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers)
+        registry.begin(action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers)
         if execution.status != S.STOPPING:
             _transition(execution, S.STOPPING, actor=actor, reason="stop requested")
         return execution
@@ -441,7 +442,7 @@ def _living_execution(ex_id: str) -> Execution:
 
 
 def _record_control(action: str, execution: Execution, headers: dict | None, result: dict | None = None) -> None:
-    record_task(
+    registry.record(
         action=action, description=describe(execution.job_id, execution.name, execution.ex_id),
         target=execution.ex_id, headers=headers, result=result or {"status": execution.status},
     )

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 import jobsite
 from tasks.models import Node
+from jobsite.conf import conf
 
 # Node.js names for the machine, as asset bundles declare them (asset.json `arch`).
 _NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i686": "ia32"}
@@ -22,7 +23,7 @@ def cluster_info() -> dict:
     return {
         "arch": _NODE_ARCH.get(platform.machine().lower(), platform.machine().lower()),
         "clustering_type": "native",
-        "name": settings.JOBSITE["CLUSTER_NAME"],
+        "name": conf.cluster_name,
         "node_version": "v" + ".".join(map(str, sys.version_info[:3])),
         "platform": sys.platform,
         "teraslice_version": f"v{jobsite.__version__}",

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from tasks.models import Node
+from jobsite.conf import conf
 
 
 def add_node(node_id, roles, **fields):
@@ -30,7 +31,7 @@ def test_unavailable_without_worker_nodes(anonymous):
 
 
 def test_silent_or_stopped_worker_nodes_do_not_count(anonymous, settings):
-    silent_since = timezone.now() - timedelta(seconds=settings.JOBSITE["NODE_TIMEOUT_SECONDS"] + 5)
+    silent_since = timezone.now() - timedelta(seconds=conf.node_timeout_seconds + 5)
     add_node("silent", ["worker"], heartbeat_at=silent_since)
     add_node("stopped", ["web", "worker"], stopped_at=timezone.now())
 

@@ -27,7 +27,7 @@ from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures: a s
 from tests.conftest import ROOT
 
 WORKER_NODE_ID = "EngineTestWorkerNode00"
-WORKER_ACTION_PREFIX = "cluster:admin/jobs/execution/worker["
+WORKER_ACTION = "cluster:admin/jobs/execution/worker"
 NODE_ENV = {
     "JOBSITE_ENGINE_WORKERS": "6",
     "JOBSITE_CONTROL_WORKERS": "1",
@@ -154,7 +154,7 @@ def settle(api, node: WorkerNode) -> None:
         api.post(f"/v1/ex/{ex_id}/_stop", params={"force": "true", "blocking": "false"})
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while time.monotonic() < deadline:
-        loops = Task.objects.running().filter(action__startswith=WORKER_ACTION_PREFIX).exists()
+        loops = Task.objects.running().filter(action=WORKER_ACTION).exists()
         living = Execution.objects.filter(status__in=LIVING).exists()
         if not loops and not living:
             time.sleep(0.6)  # controllers notice the terminal status at their next beat (0.25 s)
@@ -238,7 +238,7 @@ def requests_by_order(ex_id: str) -> list[tuple[int, dict]]:
 
 
 def running_worker_loops(ex_id: str) -> int:
-    return Task.objects.running().filter(target=ex_id, action__startswith=WORKER_ACTION_PREFIX).count()
+    return Task.objects.running().filter(target=ex_id, action=WORKER_ACTION).count()
 
 
 def history(api, ex_id: str) -> list[dict]:

@@ -11,6 +11,7 @@ from jobs.lifecycle import TERMINAL
 from jobs.models import Slice, SliceState
 from tasks.models import Task
 from tests.engine.conftest import (
+    WORKER_ACTION,
     WORKER_NODE_ID,
     generator_job,
     history,
@@ -136,13 +137,13 @@ def test_a_worker_loop_whose_process_died_is_replaced(engine, worker_node):
     # The dead loop's task ends as lost, and a new loop with the same number takes its place.
     lost = wait_until(
         lambda: Task.objects.filter(
-            target=ex_id, action=f"cluster:admin/jobs/execution/worker[{number}]", error__type="worker_lost"
+            target=ex_id, action=WORKER_ACTION, number=number, error__type="worker_lost"
         ).first(),
         timeout=30, message="the dead worker loop's task was not ended",
     )
     wait_until(
         lambda: Task.objects.running().filter(
-            target=ex_id, action=f"cluster:admin/jobs/execution/worker[{number}]", started_at__gt=lost.started_at
+            target=ex_id, action=WORKER_ACTION, number=number, started_at__gt=lost.started_at
         ).exists(),
         timeout=60, message=f"worker [{number}] was not started again",
     )

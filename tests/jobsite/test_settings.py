@@ -9,6 +9,7 @@ from tests.conftest import ROOT
 PRINT_SETTINGS = """
 import json
 from django.conf import settings
+from jobsite.conf import conf
 print(json.dumps({
     "db": {k: settings.DATABASES["default"].get(k) for k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")},
     "debug": settings.DEBUG,
@@ -17,8 +18,8 @@ print(json.dumps({
     "secret_key": settings.SECRET_KEY,
     "q_broker": "redis" if "redis" in settings.Q_CLUSTER else settings.Q_CLUSTER.get("orm"),
     "q_redis": settings.Q_CLUSTER.get("redis"),
-    "cluster_name": settings.JOBSITE["CLUSTER_NAME"],
-    "node_id": settings.JOBSITE["NODE_ID"],
+    "cluster_name": conf.cluster_name,
+    "node_id": conf.node_id,
     "engine_workers": settings.Q_CLUSTER["workers"],
 }))
 """

@@ -1,0 +1,110 @@
+"""Every `JOBSITE_*` setting in one place: its type, its default and what it is for.
+
+`settings.py` reads the environment once into a `JobsiteSettings` (Django's `settings.JOBSITE`); code
+reads it as `conf.<name>`, so a typo is an AttributeError, not a KeyError at three in the morning, and
+tests that override `settings.JOBSITE` are seen at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.conf import settings
+
+ANONYMOUS_MODES = ("none", "read", "manage")
+
+
+@dataclass(frozen=True)
+class JobsiteSettings:
+    cluster_name: str = "jobsite"
+    # What requests without credentials may do: none, read, or manage (trusted networks only).
+    anonymous: str = "none"
+    node_id: str = ""  # empty: generated once per data directory
+    # A node that has not heartbeated for this long is shown disconnected and its work is taken over.
+    node_heartbeat_seconds: float = 5.0
+    node_timeout_seconds: float = 30.0
+    worker_slots: int = 0  # 0: the node's cpu count
+    task_retention_days: float = 7.0
+    audit_days: float = 90.0
+    # Failed logins allowed per user and client address within the window, then 429 until it passes.
+    login_attempts: int = 10
+    login_window_seconds: int = 300
+    slice_retention: int = 5
+    # A worker refreshes the lease on its slices this often; a slice whose lease is older goes back to pending.
+    slice_heartbeat_seconds: float = 2.0
+    slice_lease_seconds: float = 15.0
+    # A worker loop enqueued but not yet started is not replaced before this (the engine queue may be busy).
+    worker_start_grace_seconds: float = 30.0
+    # A graceful stop waits this long for slices in hand, then forces.
+    stop_timeout_seconds: float = 60.0
+    # django-q2: processes per worker node for the engine's long loops and for control actions.
+    engine_workers: int = 8
+    engine_max_rss_kb: int = 512 * 1024
+    control_workers: int = 2
+    control_timeout: int = 3600
+    # Seconds a process keeps its database connection. Unset: web processes open one per request, worker
+    # nodes started by `jobsite.run` keep theirs 300 s.
+    db_conn_max_age: int | None = None
+    # `python -m jobsite.run`: the web server's address and processes, and the superuser it ensures.
+    host: str = "0.0.0.0"
+    web_workers: int = 2
+    admin_user: str = "admin"
+    admin_password: str = ""
+    session_seconds: int = 12 * 3600
+    # Transport security: None means "on unless DEBUG" (production assumes HTTPS).
+    https: bool | None = None
+    ssl_redirect: bool = True
+    hsts_seconds: int = 31_536_000
+    hsts_include_subdomains: bool = False
+    hsts_preload: bool = False
+    behind_proxy: bool = False
+    log_level: str = "INFO"
+
+    def __post_init__(self):
+        if self.anonymous not in ANONYMOUS_MODES:
+            raise ValueError(f"JOBSITE_ANONYMOUS must be none, read or manage, not {self.anonymous!r}")
+
+
+def _boolean(raw: str) -> bool:
+    if raw.lower() in ("true", "1", "yes", "on"):
+        return True
+    if raw.lower() in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+CASTS = {"int": int, "float": float, "str": str, "bool": _boolean}
+
+
+def variable(field_name: str) -> str:
+    return f"JOBSITE_{field_name.upper()}"
+
+
+def from_environment(environ: Mapping[str, str] = os.environ, **given) -> JobsiteSettings:
+    """The settings the environment asks for (`JOBSITE_<NAME>`), `given` values, else the defaults."""
+    values = {}
+    for field in dataclasses.fields(JobsiteSettings):
+        raw = environ.get(variable(field.name), "")
+        if field.name in given:
+            values[field.name] = given[field.name]
+        elif raw != "":
+            cast = CASTS[field.type.removesuffix(" | None")]
+            try:
+                values[field.name] = cast(raw)
+            except ValueError:
+                kind = field.type.removesuffix(" | None")
+                raise ValueError(f"{variable(field.name)} must be a {kind}, not {raw!r}") from None
+    return JobsiteSettings(**values)
+
+
+class _Conf:
+    """`conf.stop_timeout_seconds`: the live value of `settings.JOBSITE`."""
+
+    def __getattr__(self, name: str):
+        return getattr(settings.JOBSITE, name)
+
+
+conf = _Conf()

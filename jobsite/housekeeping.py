@@ -1,0 +1,55 @@
+"""What every engine node does besides running loops: the reaper and the retention purges.
+
+It runs in the main process of the engine's django-q2 cluster (jobsite/management/commands/qcluster.py),
+so it runs however the node was started. Every step is idempotent and uses conditional updates, so any
+number of nodes may run it at once; the purges also take a transaction-level advisory lock, so one node
+at a time deletes while the others skip that round.
+"""
+
+import logging
+import time
+
+from django.db import connection, transaction
+
+from jobs.engine.reaper import reap
+from tasks.audit import purge_old_entries
+from jobsite.conf import conf
+from tasks import registry
+from tasks.nodes import this_node_id
+
+log = logging.getLogger(__name__)
+
+WAKE_SECONDS = 0.2  # how soon housekeeping notices that its cluster stopped
+PURGE_SECONDS = 60  # retention is counted in days: once a minute per node is plenty
+PURGE_LOCK = 0x6A6F6275  # pg advisory lock key for the purges
+
+
+def run(*, while_true) -> None:
+    """Housekeeping every `JOBSITE_NODE_HEARTBEAT_SECONDS` for as long as `while_true()` says so."""
+    next_round = next_purge = 0.0
+    while while_true():
+        if time.monotonic() < next_round:
+            time.sleep(WAKE_SECONDS)
+            continue
+        next_round = time.monotonic() + conf.node_heartbeat_seconds
+        try:
+            reap(this_node_id())
+            if time.monotonic() >= next_purge:
+                purge_expired()
+                next_purge = time.monotonic() + PURGE_SECONDS
+        except Exception:  # the database may be restarting: the next round tries again
+            log.exception("housekeeping failed; trying again")
+            connection.close()
+    connection.close()
+
+
+def purge_expired() -> None:
+    """Audit entries past JOBSITE_AUDIT_DAYS and finished tasks past JOBSITE_TASK_RETENTION_DAYS."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [PURGE_LOCK])
+        if not cursor.fetchone()[0]:
+            return  # another node is purging right now
+        audit = purge_old_entries()
+        tasks = registry.purge_finished(older_than_days=conf.task_retention_days)
+    if audit or tasks:
+        log.info("purged %s audit entries and %s finished tasks past their retention", audit, tasks)

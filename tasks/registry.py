@@ -1,0 +1,166 @@
+"""The task registry: every long-running action begins, reports, finishes and is cancelled here
+(DESIGN.md rule 4).
+
+Callers name their action (`cluster:admin/jobs/stop`, jobsite/actions.py) and their target as text; this
+module knows nothing else of them. Whoever owns an action says what cancelling it means with
+`on_cancel(action, handler)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tasks.models import Task
+from tasks.nodes import this_node_id
+
+KEPT_HEADERS = ("X-Opaque-Id",)
+
+_cancel_handlers: dict[str, Callable[[Task], None]] = {}
+
+
+def headers_to_keep(request_headers) -> dict:
+    """The request headers a task carries (Elasticsearch keeps X-Opaque-Id)."""
+    return {name: request_headers[name] for name in KEPT_HEADERS if request_headers.get(name)}
+
+
+def begin(
+    *,
+    action: str,
+    description: str,
+    target: str = "",
+    cancellable: bool = False,
+    parent: Task | None = None,
+    number: int | None = None,
+    headers: dict | None = None,
+    status: dict | None = None,
+) -> Task:
+    """Record a task running on this node, alive as of now. Children inherit the parent's headers."""
+    inherited = dict(parent.headers) if parent else {}
+    return Task.objects.create(
+        node_id=this_node_id(),
+        action=action,
+        description=description,
+        target=target,
+        cancellable=cancellable,
+        parent=parent,
+        number=number,
+        headers={**inherited, **(headers or {})},
+        status=status or {},
+        heartbeat_at=timezone.now(),
+    )
+
+
+def report(task_id: int, status: dict | None = None) -> None:
+    """A running task says it is alive, with its progress when given."""
+    fields = {"heartbeat_at": timezone.now()}
+    if status is not None:
+        fields["status"] = status
+    Task.objects.filter(pk=task_id).update(**fields)
+
+
+def finish(task: Task, *, result=None) -> Task:
+    """Store the result; finishing twice (or after a failure) keeps the first outcome."""
+    return _end(task, result=result, error=None)
+
+
+def fail(task: Task, error: dict) -> Task:
+    """Store the error (`{"type": ..., "reason": ...}`); a task that already ended keeps its outcome."""
+    return _end(task, result=None, error=error)
+
+
+def _end(task: Task, *, result, error) -> Task:
+    ended = Task.objects.filter(pk=task.pk, finished_at__isnull=True).update(
+        finished_at=timezone.now(), result=result, error=error
+    )
+    if ended:
+        task.refresh_from_db()
+    return task
+
+
+def record(*, action: str, description: str, target: str = "", headers=None, result=None, parent=None) -> Task:
+    """A task that ends as soon as it begins: a control action done within its request."""
+    task = begin(action=action, description=description, target=target, headers=headers, parent=parent)
+    return finish(task, result=result)
+
+
+@contextmanager
+def running(**begin_arguments):
+    """Run a unit of work as a task: begun on entry, finished with what the block stored in `task.result`
+    on a normal exit, failed with the exception otherwise (which goes on)."""
+    task = begin(**begin_arguments)
+    task.result = None
+    try:
+        yield task
+    except BaseException as error:
+        fail(task, {"type": type(error).__name__, "reason": str(error)})
+        raise
+    finish(task, result=task.result)
+
+
+def running_task(*, action: str, target: str) -> Task | None:
+    """The running task of `action` on `target`, if there is one."""
+    return Task.objects.running().filter(action=action, target=target).first()
+
+
+def finish_open(*, target: str, actions: Iterable[str], result=None, error=None) -> int:
+    """Finish every running task of these actions on this target (e.g. an execution that ended)."""
+    return Task.objects.running().filter(target=target, action__in=list(actions)).update(
+        finished_at=timezone.now(), result=result, error=error
+    )
+
+
+def end_silent(*, action: str, silence_seconds: float, error: dict) -> int:
+    """Fail the running tasks of `action` that have not reported for `silence_seconds` (their process died)."""
+    cutoff = timezone.now() - timedelta(seconds=silence_seconds)
+    return Task.objects.running().filter(action=action, heartbeat_at__lt=cutoff).update(
+        finished_at=timezone.now(), error=error
+    )
+
+
+# --- cancellation ----------------------------------------------------------------------------------------
+
+
+def on_cancel(action: str, handler: Callable[[Task], None]) -> None:
+    """`handler(task)` is what cancelling a task of `action` does (stop the execution, say)."""
+    _cancel_handlers[action] = handler
+
+
+def cancel(task: Task, *, reason: str = "by user request") -> Task:
+    """Flag a running, cancellable task and its running descendants cancelled, then call the action's
+    handler once: the flag shows at once, the work ends as its owner ends it."""
+    with transaction.atomic():
+        flagged = Task.objects.running().filter(pk=task.pk, cancellable=True, cancelled=False).update(
+            cancelled=True, cancellation_reason=reason
+        )
+        if flagged:
+            _flag_descendants([task.pk], reason)
+    handler = _cancel_handlers.get(task.action)
+    if flagged and handler is not None:
+        handler(task)
+    task.refresh_from_db()
+    return task
+
+
+def _flag_descendants(parents: list[int], reason: str) -> None:
+    while parents:
+        children = list(Task.objects.running().filter(parent_id__in=parents, cancelled=False).values_list("pk", flat=True))
+        Task.objects.filter(pk__in=children).update(cancelled=True, cancellation_reason=reason)
+        parents = children
+
+
+# --- retention -------------------------------------------------------------------------------------------
+
+
+def purge_finished(*, older_than_days: float) -> int:
+    """Delete tasks that finished longer ago than that, unless their parent still runs (a long execution's
+    finished worker loops still count in its statistics)."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    expired = Task.objects.filter(finished_at__lt=cutoff).filter(Q(parent__isnull=True) | Q(parent__finished_at__isnull=False))
+    deleted, _ = Task.objects.filter(pk__in=expired.values("pk")[:10_000]).delete()
+    return deleted
