@@ -24,6 +24,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,redis,lint]'
 	touch $(STAMP)
 
+# Formatting, lint rules and the import contracts of DESIGN.md §2 (pyproject.toml [tool.importlinter]).
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 

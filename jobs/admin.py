@@ -1,6 +1,6 @@
 """Admin for jobs, executions, their history and slices.
 
-Status fields are read-only: only jobs/services.py changes state (DESIGN.md rule 1). Executions and
+Status fields are read-only: only jobs/services/ changes state (DESIGN.md rule 1). Executions and
 slices are created by services and the engine, so they cannot be added here, and they cannot be
 deleted either: deleting an execution cascades to its slices, which the confirmation page would list
 one by one, and there can be millions. Slices are only ever reached through filtered changelist links.
@@ -21,6 +21,8 @@ from django.utils.html import format_html_join
 from jobs.lifecycle import SliceState
 from jobs import services
 from jobs.models import Execution, ExecutionTransition, Job, Slice
+from jobs.validation import job_body, validate_job
+from jobsite.actions import JOBS_PAUSE, JOBS_RESUME, JOBS_START, JOBS_STOP
 from jobsite.errors import DomainError
 from tasks.admin import (
     PrivilegedActions,
@@ -69,7 +71,7 @@ class JobForm(forms.ModelForm):
         deactivating = self.instance.pk and self.instance.active and isinstance(spec, dict) and spec.get("active") is False
         try:
             if not deactivating:
-                services.validate_job(services.job_body(spec))
+                validate_job(job_body(spec))
         except DomainError as error:
             raise forms.ValidationError(error.message) from None
         return spec
@@ -114,7 +116,7 @@ class JobAdmin(PrivilegedActions, ReadOnlyByDefault, admin.ModelAdmin):
         count = obj.execution_count
         return changelist_link(Execution, f"{count} execution{pluralize(count)}", job__job_id__exact=obj.pk)
 
-    @privileged_action("cluster:admin/jobs/start", "Start selected jobs", done="started")
+    @privileged_action(JOBS_START, "Start selected jobs", done="started")
     def start(self, request, job):
         services.start_job(job.pk, actor=request.user.get_username())
 
@@ -164,15 +166,15 @@ class ExecutionAdmin(PrivilegedActions, HandEdited, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @privileged_action("cluster:admin/jobs/stop", "Stop selected executions", done="stopped")
+    @privileged_action(JOBS_STOP, "Stop selected executions", done="stopped")
     def stop(self, request, execution):
         services.stop_execution(execution.pk, actor=request.user.get_username())
 
-    @privileged_action("cluster:admin/jobs/pause", "Pause selected executions", done="paused")
+    @privileged_action(JOBS_PAUSE, "Pause selected executions", done="paused")
     def pause(self, request, execution):
         services.pause_execution(execution.pk, actor=request.user.get_username())
 
-    @privileged_action("cluster:admin/jobs/resume", "Resume selected executions", done="resumed")
+    @privileged_action(JOBS_RESUME, "Resume selected executions", done="resumed")
     def resume(self, request, execution):
         services.resume_execution(execution.pk, actor=request.user.get_username())
 

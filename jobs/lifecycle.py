@@ -1,9 +1,13 @@
-"""The execution state machine (Teraslice statuses, spec/teraslice.md §3.1-3.2), in plain Python.
+"""The execution state machine (Teraslice statuses, spec/teraslice.md §3.1-3.2): the one table of allowed
+status changes, the engine's own steps, and what people may ask of an execution in each status.
 
-Every status write goes through `check_transition`; services apply it under a row lock.
+Services check every status write here under a row lock; the engine names its steps from here; the
+console offers the buttons this module allows. Plain Python: it imports nothing of the app.
 """
 
 from django.db import models
+
+from jobsite.errors import Unprocessable
 
 
 class ExecutionStatus(models.TextChoices):
@@ -30,6 +34,67 @@ LIVING = INIT | RUNNING
 # Pause and resume act on these: running, not starting up and not already stopping.
 PAUSABLE = RUNNING - {S.STOPPING}
 
+# --- the table ------------------------------------------------------------------------------------------
+# Where each status may go. Starting up may go anywhere; once running there is no way back to a starting
+# status; terminal states stay terminal, so a late report can never revive an execution, except
+# stopped → completed: a stop that raced with the last slice.
+ALLOWED: dict[str, frozenset[str]] = {
+    **{status: frozenset(S) - {status} for status in INIT},
+    **{status: (RUNNING | TERMINAL) - {status} for status in RUNNING},
+    **{status: frozenset() for status in TERMINAL},
+    S.STOPPED: frozenset({S.COMPLETED}),
+}
+
+
+def check_transition(current: str, new: str) -> None:
+    """Raise Unprocessable unless `current` → `new` is in the table (staying put is always allowed)."""
+    if current == new or new in ALLOWED[current]:
+        return
+    if current in TERMINAL:
+        raise Unprocessable(f'Cannot update terminal job status of "{current}" to "{new}"')
+    raise Unprocessable(f'Cannot update running job status of "{current}" to init status of "{new}"')
+
+
+# --- the engine's own steps -----------------------------------------------------------------------------
+# Each applies only from the statuses named: a step the engine decided on a moment ago never overrides a
+# pause or a stop that came in meanwhile (the step is skipped then, not refused).
+class Step(models.TextChoices):
+    INITIALIZE = "initialize"
+    RUN = "run"  # workers launched on a fresh start
+    RECOVER = "recover"  # workers launched on a recovery: re-run the old slices first
+    RECOVERED = "recovered"  # the old slices are done; slicing continues
+    SLICES_FAILING = "slices_failing"
+    PROBATION_PASSED = "probation_passed"  # a persistent job with no new failures for a while
+
+
+ENGINE_STEPS: dict[str, tuple[frozenset[str], str]] = {
+    Step.INITIALIZE: (frozenset({S.SCHEDULING}), S.INITIALIZING),
+    Step.RUN: (frozenset({S.INITIALIZING}), S.RUNNING),
+    Step.RECOVER: (frozenset({S.INITIALIZING}), S.RECOVERING),
+    Step.RECOVERED: (frozenset({S.RECOVERING}), S.RUNNING),
+    Step.SLICES_FAILING: (frozenset({S.RUNNING, S.RECOVERING}), S.FAILING),
+    Step.PROBATION_PASSED: (frozenset({S.FAILING}), S.RUNNING),
+}
+
+# Statuses in which the controller hands out new slices.
+SLICING = frozenset({S.RUNNING, S.RECOVERING, S.FAILING})
+
+
+# --- what people may ask --------------------------------------------------------------------------------
+
+
+def offered_controls(status: str | None) -> frozenset[str]:
+    """The controls that make sense for a job whose latest execution is in `status` (None: it has none).
+    Services still decide; this spares pointless clicks and states what each status accepts."""
+    if status is None:
+        return frozenset({"start"})
+    if status in TERMINAL:
+        return frozenset({"start", "recover"})
+    offered = {"stop", "workers"}
+    if status in PAUSABLE:
+        offered.add("resume" if status == S.PAUSED else "pause")
+    return frozenset(offered)
+
 
 class JobState(models.TextChoices):
     """Open/closed state of a job, in the vocabulary of the ML close API (spec/jobsite.md §2)."""
@@ -46,19 +111,3 @@ class SliceState(models.TextChoices):
     START = "start"
     COMPLETED = "completed"
     ERROR = "error"
-
-
-def check_transition(current: str, new: str) -> None:
-    """Raise Unprocessable unless `current` → `new` is allowed (Teraslice's guard, spec §3.2).
-
-    Terminal states stay terminal, so a late report can never revive an execution; the one exception
-    is stopped → completed, a stop that raced with the last slice.
-    """
-    from jobsite.errors import Unprocessable
-
-    if current == new:
-        return
-    if current in TERMINAL and not (current == S.STOPPED and new == S.COMPLETED):
-        raise Unprocessable(f'Cannot update terminal job status of "{current}" to "{new}"')
-    if current in RUNNING and new in INIT:
-        raise Unprocessable(f'Cannot update running job status of "{current}" to init status of "{new}"')

@@ -2,7 +2,7 @@
 
 Field names follow the Teraslice JSON (`job_id`, `ex_id`, `slicer_order`...); the underscore-prefixed
 JSON fields (`_created`, `_status`...) are plain names here and mapped by the serializers.
-Only jobs/services.py writes status fields.
+Only jobs/services/ writes status fields.
 """
 
 import uuid
@@ -55,11 +55,11 @@ class Job(models.Model):
 
 
 class ExecutionQuerySet(models.QuerySet):
+    def not_deleted(self):
+        return self.filter(deleted=False)
+
     def living(self):
         return self.filter(status__in=LIVING)
-
-    def terminal(self):
-        return self.filter(status__in=TERMINAL)
 
     def latest_for(self, job):
         return self.filter(job=job).order_by("-created").first()
@@ -148,6 +148,19 @@ class ExecutionTransition(models.Model):
         return f"{self.execution_id}: {self.from_status or '∅'} → {self.to_status}"
 
 
+class SliceQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(state=SliceState.PENDING)
+
+    def in_hand(self):
+        """Claimed by a worker and being processed."""
+        return self.filter(state=SliceState.START)
+
+    def errors(self):
+        """Error records: slices that failed for good."""
+        return self.filter(state=SliceState.ERROR)
+
+
 class Slice(models.Model):
     """A unit of work: written `pending` by the controller, claimed by a worker loop, then finished."""
 
@@ -163,6 +176,8 @@ class Slice(models.Model):
     heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the holder.")
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(default=timezone.now)
+
+    objects = SliceQuerySet.as_manager()
 
     class Meta:
         ordering = ["slicer_id", "slicer_order"]

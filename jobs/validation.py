@@ -16,6 +16,9 @@ from jobs.ops.options import ApiOptions, DurationField, StringField, boolean, ch
 from jobs.ops.registry import Kind, get_operation
 from jobsite.errors import Invalid
 
+# Keys the server owns on a job record; a submitted or updated body never sets them.
+JOB_META_KEYS = ("job_id", "_context", "_created", "_updated", "_deleted", "_deleted_on", "state")
+
 OPERATIONS_MESSAGE = "Operations need to be of type array with at least two operations in it"
 LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"]
 
@@ -26,6 +29,18 @@ class ValidatedJob:
     # Teraslice's shape: {"type": "JobValidation", "reason": {"type": ..., "kind": "deprecation", "reason": {...}}}.
     # Nothing is deprecated yet, so it is empty.
     warnings: list = field(default_factory=list)
+
+
+def without_meta(spec: dict) -> dict:
+    """The spec without the keys the server owns."""
+    return {key: value for key, value in spec.items() if key not in JOB_META_KEYS}
+
+
+def job_body(spec) -> dict:
+    """The posted job, as it is stored: an object with `operations`, without server-owned keys."""
+    if not isinstance(spec, dict) or "operations" not in spec:
+        raise Invalid("No job was posted")
+    return without_meta(spec)
 
 
 def validate_job(spec: dict) -> ValidatedJob:

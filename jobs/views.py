@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from jobs import selectors, services
 from jobs.forms import RecoverForm, StopForm, WorkersForm
-from jobs.lifecycle import LIVING, PAUSABLE, ExecutionStatus
+from jobs.lifecycle import offered_controls as offered_controls_for
 from jobs.models import Job
+from jobsite import actions
 from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import Invalid
 
@@ -24,7 +25,7 @@ EXECUTIONS_SHOWN = 20
 
 class JobListView(ConsoleView):
     def get(self, request):
-        jobs = Job.objects.filter(deleted=False).order_by("-updated", "job_id")
+        jobs = Job.objects.not_deleted().order_by("-updated", "job_id")
         name = request.GET.get("name", "").strip()
         if name:
             jobs = jobs.filter(name__icontains=name)
@@ -36,18 +37,11 @@ class JobListView(ConsoleView):
         })
 
 
-def offered_controls(job: Job, latest) -> set[str]:
-    """Which buttons make sense now (the services still decide; this only spares pointless clicks)."""
+def offered_controls(job: Job, latest) -> frozenset[str]:
+    """Which buttons make sense now: what the latest execution's status accepts (jobs.lifecycle)."""
     if job.deleted:
-        return set()
-    if latest is None:
-        return {"start"}
-    if latest.status not in LIVING:
-        return {"start", "recover"}
-    offered = {"stop", "workers"}
-    if latest.status in PAUSABLE:
-        offered.add("resume" if latest.status == ExecutionStatus.PAUSED else "pause")
-    return offered
+        return frozenset()
+    return offered_controls_for(latest.status if latest else None)
 
 
 class JobDetailView(ConsoleView):
@@ -85,7 +79,7 @@ class JobControl(ConsoleAction):
 
 
 class StartView(JobControl):
-    action_by_method = {"post": "cluster:admin/jobs/start"}
+    action_by_method = {"post": actions.JOBS_START}
 
     def perform(self, request, job_id):
         execution, _ = services.start_job(job_id, actor=self.actor())
@@ -93,7 +87,7 @@ class StartView(JobControl):
 
 
 class StopView(JobControl):
-    action_by_method = {"post": "cluster:admin/jobs/stop"}
+    action_by_method = {"post": actions.JOBS_STOP}
 
     def perform(self, request, job_id):
         force = self.valid(StopForm)["force"]
@@ -102,7 +96,7 @@ class StopView(JobControl):
 
 
 class PauseView(JobControl):
-    action_by_method = {"post": "cluster:admin/jobs/pause"}
+    action_by_method = {"post": actions.JOBS_PAUSE}
 
     def perform(self, request, job_id):
         execution = services.pause_execution(self.latest_ex_id(job_id), actor=self.actor())
@@ -110,7 +104,7 @@ class PauseView(JobControl):
 
 
 class ResumeView(JobControl):
-    action_by_method = {"post": "cluster:admin/jobs/resume"}
+    action_by_method = {"post": actions.JOBS_RESUME}
 
     def perform(self, request, job_id):
         execution = services.resume_execution(self.latest_ex_id(job_id), actor=self.actor())
@@ -118,7 +112,7 @@ class ResumeView(JobControl):
 
 
 class RecoverView(JobControl):
-    action_by_method = {"post": "cluster:admin/jobs/recover"}
+    action_by_method = {"post": actions.JOBS_RECOVER}
 
     def perform(self, request, job_id):
         cleanup = self.valid(RecoverForm)["cleanup_type"]
@@ -127,7 +121,7 @@ class RecoverView(JobControl):
 
 
 class WorkersView(JobControl):
-    action_by_method = {"post": "cluster:admin/jobs/workers"}
+    action_by_method = {"post": actions.JOBS_WORKERS}
 
     def perform(self, request, job_id):
         data = self.valid(WorkersForm)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+
 from jobsite import config
 
 log = logging.getLogger(__name__)
@@ -110,8 +112,6 @@ def start(data_dir: Path) -> EmbeddedDatabase:
 
 
 def _ensure_database(embedded: EmbeddedDatabase) -> None:
-    import psycopg
-
     with psycopg.connect(host=str(embedded.socket_dir), user="postgres", dbname="postgres", autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
         if not exists:

@@ -6,7 +6,6 @@ that declares nothing is a read when it is safe (GET, HEAD, OPTIONS) and needs `
 route added later is protected from birth.
 """
 
-from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from jobsite.conf import conf
 

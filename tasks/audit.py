@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 

@@ -3,7 +3,6 @@
 import os
 import socket
 
-from django.conf import settings
 from django.utils import timezone
 
 import jobsite

@@ -75,7 +75,7 @@ def fail(task: Task, error: dict) -> Task:
 
 
 def _end(task: Task, *, result, error) -> Task:
-    ended = Task.objects.filter(pk=task.pk, finished_at__isnull=True).update(
+    ended = Task.objects.running().filter(pk=task.pk).update(
         finished_at=timezone.now(), result=result, error=error
     )
     if ended:

@@ -4,13 +4,8 @@ import json
 
 import jobsite
 from jobs.models import Execution, ExecutionTransition, Job, Slice
-
-
-def iso(moment) -> str | None:
-    """ISO-8601 UTC with milliseconds and `Z`, as Teraslice writes dates."""
-    if moment is None:
-        return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+from jobs.stats import slicer_stats
+from jobsite.dates import iso
 
 
 def _with_set(record: dict, **optional) -> dict:
@@ -84,12 +79,7 @@ def transition_record(transition: ExecutionTransition) -> dict:
 
 def controller_record(execution: Execution) -> dict:
     """Controller stats (spec §3.6) of a running execution, from its `_slicer_stats`."""
-    stats = {
-        "workers_available": 0, "workers_active": 0, "workers_joined": 0, "workers_reconnected": 0,
-        "workers_disconnected": 0, "job_duration": 0, "failed": 0, "subslices": 0, "queued": 0,
-        "slice_range_expansion": 0, "processed": 0, "slicers": execution.config.get("slicers", 1),
-        "subslice_by_key": 0, "started": iso(execution.created),
-    }
+    stats = slicer_stats(slicers=execution.config.get("slicers", 1), started=iso(execution.created))
     stats.update(execution.slicer_stats or {})
     return {"ex_id": execution.ex_id, "job_id": execution.job_id, "name": execution.name, **stats}
 

@@ -14,7 +14,11 @@ from jobs.api.records import (
 )
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution
-from jobsite.api.query import csv_option, deleted_option, integer_option
+from jobs.api.options import (
+    active_option, execution_options, job_options, slice_options, status_option,
+)
+from jobsite.api.query import csv_option, integer_option
+from jobsite import actions
 from jobsite.api.txt import table_response
 from jobsite.errors import Invalid
 from jobsite.waiting import wait_until
@@ -71,13 +75,13 @@ def _execution_for(job_id=None, ex_id=None) -> Execution:
 
 
 class JobsView(TerasliceView):
-    action_by_method = {"post": "cluster:admin/jobs/submit"}
+    action_by_method = {"post": actions.JOBS_SUBMIT}
 
     @extend_schema(
         summary="List jobs", operation_id="jobs_list", parameters=[*PAGING, _param("active", "`true` or `false`"), EX_FIELDS], responses=OBJECTS
     )
     def get(self, request):
-        jobs = selectors.list_jobs(request.query_params)
+        jobs = selectors.list_jobs(job_options(request.query_params), active=active_option(request.query_params))
         records = [job_record(job) for job in jobs]
         fields = csv_option(request.query_params, "ex")
         if fields:
@@ -101,7 +105,7 @@ class JobsView(TerasliceView):
 
 
 class JobView(TerasliceView):
-    action_by_method = {"put": "cluster:admin/jobs/update", "delete": "cluster:admin/jobs/delete"}
+    action_by_method = {"put": actions.JOBS_UPDATE, "delete": actions.JOBS_DELETE}
 
     @extend_schema(summary="A job", parameters=[EX_FIELDS], responses={200: OBJECT, 404: OBJECT})
     def get(self, request, job_id):
@@ -122,7 +126,7 @@ class JobView(TerasliceView):
 
 
 class JobActiveView(TerasliceView):
-    action_by_method = {"post": "cluster:admin/jobs/update"}
+    action_by_method = {"post": actions.JOBS_UPDATE}
     active = True
 
     @extend_schema(summary="Mark a job active or inactive", request=None, responses={200: OBJECT, **ERRORS})
@@ -132,7 +136,7 @@ class JobActiveView(TerasliceView):
 
 
 class JobStartView(TerasliceView):
-    action_by_method = {"post": "cluster:admin/jobs/start"}
+    action_by_method = {"post": actions.JOBS_START}
 
     @extend_schema(summary="Start a new execution of a job", request=None, responses={200: OBJECT, **ERRORS})
     def post(self, request, job_id):
@@ -145,7 +149,7 @@ def _cleanup(params) -> str:
 
 
 class JobRecoverView(TerasliceView):
-    action_by_method = {"post": "cluster:admin/jobs/recover"}
+    action_by_method = {"post": actions.JOBS_RECOVER}
 
     @extend_schema(
         summary="Recover the job's latest execution", parameters=CLEANUP, request=None,
@@ -167,13 +171,13 @@ class JobLatestExecutionView(TerasliceView):
 class JobExecutionsView(TerasliceView):
     @extend_schema(summary="Every execution of a job, newest first", parameters=PAGING[:3], responses=OBJECTS)
     def get(self, request, job_id):
-        return Response([execution_record(ex) for ex in selectors.job_executions(job_id, request.query_params)])
+        return Response([execution_record(ex) for ex in selectors.job_executions(job_id, execution_options(request.query_params, default_sort="_created:desc"))])
 
 
 class JobErrorsView(TerasliceView):
     @extend_schema(summary="Error records of the job's latest execution", parameters=PAGING[:3], responses=OBJECTS)
     def get(self, request, job_id):
-        return Response([slice_record(s) for s in selectors.job_errors(job_id, request.query_params)])
+        return Response([slice_record(s) for s in selectors.job_errors(job_id, slice_options(request.query_params))])
 
 
 # --- executions ------------------------------------------------------------------------------------------
@@ -185,7 +189,9 @@ class ExecutionsView(TerasliceView):
         parameters=[*PAGING, _param("status", "Comma-separated statuses to keep.")], responses=OBJECTS,
     )
     def get(self, request):
-        return Response([execution_record(ex) for ex in selectors.list_executions(request.query_params)])
+        return Response([execution_record(ex) for ex in selectors.list_executions(
+            execution_options(request.query_params), statuses=status_option(request.query_params)
+        )])
 
 
 class ExecutionView(TerasliceView):
@@ -197,17 +203,17 @@ class ExecutionView(TerasliceView):
 class AllErrorsView(TerasliceView):
     @extend_schema(summary="Error records of all executions", operation_id="ex_errors_all", parameters=PAGING[:3], responses=OBJECTS)
     def get(self, request):
-        return Response([slice_record(s) for s in selectors.error_slices(request.query_params)])
+        return Response([slice_record(s) for s in selectors.error_slices(slice_options(request.query_params))])
 
 
 class ExecutionErrorsView(TerasliceView):
     @extend_schema(summary="Error records of an execution", parameters=PAGING[:3], responses=OBJECTS)
     def get(self, request, ex_id):
-        return Response([slice_record(s) for s in selectors.execution_errors(ex_id, request.query_params)])
+        return Response([slice_record(s) for s in selectors.execution_errors(ex_id, slice_options(request.query_params))])
 
 
 class ExecutionRecoverView(TerasliceView):
-    action_by_method = {"post": "cluster:admin/jobs/recover"}
+    action_by_method = {"post": actions.JOBS_RECOVER}
 
     @extend_schema(
         summary="Recover an execution with its own config", parameters=CLEANUP, request=None,
@@ -235,7 +241,7 @@ DEFAULT_STOP_WAIT_MS = 300_000
 class StopView(AsyncAPIView, TerasliceView):
     """Stop asynchronously: a blocking stop waits on the database, not on a server thread."""
 
-    action_by_method = {"post": "cluster:admin/jobs/stop"}
+    action_by_method = {"post": actions.JOBS_STOP}
 
     @extend_schema(
         summary="Stop an execution (a job's latest one)",
@@ -272,7 +278,7 @@ class PauseView(TerasliceView):
 
     @property
     def action_by_method(self):
-        return {"post": "cluster:admin/jobs/resume" if self.resume else "cluster:admin/jobs/pause"}
+        return {"post": actions.JOBS_RESUME if self.resume else actions.JOBS_PAUSE}
 
     @extend_schema(summary="Pause or resume an execution", request=None, responses={200: OBJECT, 404: OBJECT, 409: OBJECT})
     def post(self, request, job_id=None, ex_id=None):
@@ -283,7 +289,7 @@ class PauseView(TerasliceView):
 
 
 class WorkersView(TerasliceView):
-    action_by_method = {"post": "cluster:admin/jobs/workers"}
+    action_by_method = {"post": actions.JOBS_WORKERS}
 
     @extend_schema(
         summary="Add, remove or set the workers of an execution",
@@ -327,30 +333,26 @@ TXT_PARAMS = [_param("fields", "Comma-separated columns (dotted paths allowed)."
 TEXT = {(200, "text/plain"): OpenApiTypes.STR}
 
 
-def _txt_columns(params, columns: list[str]) -> list[str]:
-    """The default columns of a table; a table of deleted records also shows when they were deleted.
-    Called after the listing, which has already refused a bad `deleted`."""
-    return [*columns, "_deleted_on"] if deleted_option(params) else columns
+def _txt_columns(options, columns: list[str]) -> list[str]:
+    """The default columns of a table; a table of deleted records also shows when they were deleted."""
+    return [*columns, "_deleted_on"] if options.deleted else columns
 
 
 class TxtJobsView(TerasliceView):
     @extend_schema(summary="Jobs as a text table", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT)
     def get(self, request):
-        records = [job_record(job) for job in selectors.list_jobs(request.query_params)]
-        fields = _txt_columns(
-            request.query_params, ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"]
-        )
+        options = job_options(request.query_params)
+        records = [job_record(job) for job in selectors.list_jobs(options, active=active_option(request.query_params))]
+        fields = _txt_columns(options, ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"])
         return table_response(records, request.query_params, fields)
 
 
 class TxtExecutionsView(TerasliceView):
     @extend_schema(summary="Executions as a text table", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT)
     def get(self, request):
-        params = request.query_params.copy()
-        params.pop("status", None)  # Teraslice's /txt/ex has no status filter
-        records = [execution_record(ex) for ex in selectors.list_executions(params)]
+        options = execution_options(request.query_params)  # Teraslice's /txt/ex has no status filter
+        records = [execution_record(ex) for ex in selectors.list_executions(options)]
         fields = _txt_columns(
-            request.query_params,
-            ["name", "lifecycle", "slicers", "workers", "_status", "ex_id", "job_id", "_created", "_updated"],
+            options, ["name", "lifecycle", "slicers", "workers", "_status", "ex_id", "job_id", "_created", "_updated"]
         )
         return table_response(records, request.query_params, fields)

@@ -1,4 +1,4 @@
-"""Crash safety (DESIGN.md rule 6): run by every worker node's supervisor every few seconds.
+"""Crash safety (DESIGN.md rule 6): run by every engine node's housekeeping every few seconds.
 
 All of it is idempotent and uses conditional updates, so any number of nodes may run it at once.
 """
@@ -52,18 +52,11 @@ def end_orphaned_stops(silence_seconds: float, actor: str) -> None:
 
 def restart_orphaned_controllers(silence_seconds: float) -> None:
     """A living execution whose controller went silent (or that no controller claimed) gets a new
-    controller on whichever node takes it from the queue. The conditional update lets one node ask once
-    per silence period, and `claim_execution` lets one controller win."""
-    from jobs.q import enqueue_controller
-
+    controller on whichever node takes it from the queue; `claim_execution` lets one controller win."""
     cutoff = timezone.now() - timedelta(seconds=silence_seconds)
     orphaned = Execution.objects.living().filter(
         Q(controller_heartbeat__lt=cutoff) | Q(controller_heartbeat__isnull=True, created__lt=cutoff)
     )
     for ex_id, last_heartbeat in orphaned.values_list("ex_id", "controller_heartbeat")[:100]:
-        asked = Execution.objects.filter(pk=ex_id, controller_heartbeat=last_heartbeat).update(
-            controller_node=None, controller_heartbeat=timezone.now()
-        )
-        if asked:
-            log.warning("execution %s has no live controller; asking for a new one", ex_id)
-            enqueue_controller(ex_id)
+        if services.ask_for_new_controller(ex_id, last_heartbeat=last_heartbeat):
+            log.warning("execution %s has no live controller; asked for a new one", ex_id)

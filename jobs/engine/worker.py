@@ -12,7 +12,6 @@ import threading
 import time
 import traceback
 
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from jobs import services
@@ -21,6 +20,7 @@ from jobs.engine.runtime import build_pipeline
 from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution
 from jobs.ops.api import SliceFailed
+from jobs.stats import add_analytics
 from tasks.models import Task
 from tasks.nodes import node_draining, this_node_id
 from tasks import registry
@@ -179,8 +179,4 @@ class WorkerLoop:
         if not self.analytics_enabled:
             return
         for entry in analytics:
-            key = str(entry["order"])
-            total = self.analytics.setdefault(key, {"op": entry["op"], "slices": 0, "count": 0, "time_ms": 0.0})
-            total["slices"] += 1
-            total["count"] += entry["count"]
-            total["time_ms"] = round(total["time_ms"] + entry["time_ms"], 3)
+            add_analytics(self.analytics, str(entry["order"]), entry)

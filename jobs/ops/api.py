@@ -30,7 +30,7 @@ from jobsite.errors import Invalid
 Record = dict[str, Any]
 
 # Modules whose import attaches the built-in operations' runtimes to the registry.
-BUILTIN_MODULES = ("jobs.ops.builtins", "jobs.ops.files")
+BUILTIN_MODULES = ("jobs.ops.generator", "jobs.ops.readers", "jobs.ops.processors", "jobs.ops.files")
 
 
 @dataclass(frozen=True)

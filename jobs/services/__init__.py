@@ -1,8 +1,47 @@
-"""Use cases on jobs and executions: the only code that changes their state (DESIGN.md rule 1).
+"""Use cases on jobs, executions and slices: the only code that changes their state (DESIGN.md rule 1).
 
-`control` holds what people ask for (submit, start, stop, recover...), `engine` what the execution
-engine records (claims, leases, slice outcomes). Both are reached as `jobs.services.<name>`.
+Split by what each module owns: `jobs` (the stored specs), `executions` (creation, the state machine,
+the controller's lease), `slices` (pending → start → completed | error, leases), and the `lookups` they
+share. Callers use the names below as `jobs.services.<name>`.
 """
 
-from jobs.services.control import *  # noqa: F401,F403
-from jobs.services.engine import *  # noqa: F401,F403
+from jobs.services.executions import (
+    WORKER_PARAMETER_MESSAGE,
+    ask_for_new_controller,
+    cancel_execution_task,
+    change_workers,
+    claim_execution,
+    heartbeat_controller,
+    pause_execution,
+    recover_execution,
+    recover_job,
+    release_controller,
+    resume_execution,
+    set_execution_status,
+    start_job,
+    stop_execution,
+    take_step,
+)
+from jobs.services.jobs import delete_job, set_job_active, submit_job, update_job
+from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job, latest_execution
+from jobs.services.slices import (
+    add_slices,
+    claim_slices,
+    complete_slices,
+    copy_for_recovery,
+    finish_slice,
+    heartbeat_slices,
+    release_expired_slices,
+    requeue_slices_in_hand,
+    slice_counts,
+)
+
+__all__ = [
+    "WORKER_PARAMETER_MESSAGE", "add_slices", "ask_for_new_controller", "cancel_execution_task",
+    "change_workers", "claim_execution", "claim_slices", "complete_slices", "controller_alive",
+    "copy_for_recovery", "delete_job", "describe", "engine_actor", "finish_slice", "get_execution", "get_job",
+    "heartbeat_controller", "heartbeat_slices", "latest_execution", "pause_execution", "recover_execution",
+    "recover_job", "release_controller", "release_expired_slices", "requeue_slices_in_hand", "resume_execution",
+    "set_execution_status", "set_job_active", "slice_counts", "start_job", "stop_execution", "submit_job",
+    "take_step", "update_job",
+]

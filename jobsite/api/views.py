@@ -3,7 +3,6 @@
 import platform
 import sys
 
-from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers

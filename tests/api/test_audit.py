@@ -3,6 +3,7 @@ X-Opaque-Id. Reads leave none."""
 
 from datetime import timedelta
 
+import dataclasses
 import httpx
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -67,7 +68,7 @@ def test_reads_are_not_audited(api):
 
 
 def test_entries_older_than_the_retention_are_purged(db, settings):
-    settings.JOBSITE = {**settings.JOBSITE, "AUDIT_DAYS": 30}
+    settings.JOBSITE = dataclasses.replace(settings.JOBSITE, audit_days=30)
     old = AuditEntry.objects.create(action="a", method="POST", path="/", status=200)
     AuditEntry.objects.filter(pk=old.pk).update(at=timezone.now() - timedelta(days=31))
     AuditEntry.objects.create(action="b", method="POST", path="/", status=200)

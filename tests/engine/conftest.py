@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from jobs.lifecycle import LIVING, TERMINAL
+from jobs.lifecycle import TERMINAL
 from jobs.models import Execution, Slice, SliceState
 from tasks.models import Task
 from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures: a session-cookie API client)
@@ -43,11 +43,20 @@ START_TIMEOUT = 90
 SETTLE_TIMEOUT = 30
 
 
-class WorkerNode:
-    """A `jobsite.run --role worker` process whose output goes to a log file the tests can read."""
+RUN_WORKER_NODE = ["-m", "jobsite.run", "--role", "worker"]
 
-    def __init__(self, env: dict, data_dir: Path, log_path: Path, node_id: str = WORKER_NODE_ID):
+
+class WorkerNode:
+    """A `jobsite.run --role worker` process (or another command, `argv`, that starts django-q2 clusters)
+    whose output goes to a log file the tests can read."""
+
+    def __init__(
+        self, env: dict, data_dir: Path, log_path: Path, node_id: str = WORKER_NODE_ID,
+        argv: list[str] = RUN_WORKER_NODE, clusters: int = 2,
+    ):
         self.node_id = node_id
+        self.argv = argv
+        self.clusters = clusters  # django-q2 clusters the command starts (jobsite.run: engine and control)
         self.data_dir = data_dir
         self.log_path = log_path
         self.env = {**env, **NODE_ENV, "JOBSITE_NODE_ID": node_id, "JOBSITE_DATA_DIR": str(data_dir)}
@@ -58,7 +67,7 @@ class WorkerNode:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jobsite.run", "--role", "worker"],
+            [sys.executable, *self.argv],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         return self
@@ -70,11 +79,11 @@ class WorkerNode:
         return "\n".join(self.log().splitlines()[-lines:])
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        """Until both qclusters of the node have their worker processes up."""
+        """Until every qcluster of the node has its worker processes up."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"the worker node exited:\n{self.tail()}"
-            if self.log().count("] running.") >= 2:  # "Q Cluster <name> [<queue>] running."
+            if self.log().count("] running.") >= self.clusters:  # "Q Cluster <name> [<queue>] running."
                 return
             time.sleep(0.2)
         raise AssertionError(f"the worker node did not start in {timeout}s:\n{self.tail()}")
@@ -127,17 +136,22 @@ class WorkerNode:
         return any(process.pid == pid for process in self.engine_processes())
 
 
-@pytest.fixture(scope="module")
-def worker_node(process_env, tmp_path_factory):
-    """One worker node per test module; it must stop cleanly (exit 0) on SIGINT at the end, whatever the
-    tests did to its processes."""
-    data_dir = tmp_path_factory.mktemp("worker-node")
-    node = WorkerNode(process_env, data_dir, data_dir / "node.log").start()
+def running_node(process_env, tmp_path_factory, name: str, **options):
+    """A worker node for a module's tests (a generator for a fixture): it must stop cleanly (exit 0) on
+    SIGINT at the end, whatever the tests did to its processes."""
+    data_dir = tmp_path_factory.mktemp(name)
+    node = WorkerNode(process_env, data_dir, data_dir / "node.log", **options).start()
     node.wait_ready()
     yield node
     if node.process.poll() is None:
         code = node.stop()
         assert code == 0, f"the worker node exited with {code}:\n{node.tail()}"
+
+
+@pytest.fixture(scope="module")
+def worker_node(process_env, tmp_path_factory):
+    """One worker node (`python -m jobsite.run --role worker`) per test module."""
+    yield from running_node(process_env, tmp_path_factory, "worker-node")
 
 
 @pytest.fixture
@@ -150,12 +164,12 @@ def engine(api, worker_node):
 def settle(api, node: WorkerNode) -> None:
     """Force-stop every living execution and wait until no worker loop runs, so the flush that follows
     finds nothing in flight."""
-    for ex_id in Execution.objects.filter(status__in=LIVING).values_list("ex_id", flat=True):
+    for ex_id in Execution.objects.living().values_list("ex_id", flat=True):
         api.post(f"/v1/ex/{ex_id}/_stop", params={"force": "true", "blocking": "false"})
     deadline = time.monotonic() + SETTLE_TIMEOUT
     while time.monotonic() < deadline:
         loops = Task.objects.running().filter(action=WORKER_ACTION).exists()
-        living = Execution.objects.filter(status__in=LIVING).exists()
+        living = Execution.objects.living().exists()
         if not loops and not living:
             time.sleep(0.6)  # controllers notice the terminal status at their next beat (0.25 s)
             return

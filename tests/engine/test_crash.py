@@ -59,30 +59,39 @@ def controller_mid_slicing(engine, worker_node, *, total: int) -> tuple[str, int
     return ex_id, pid
 
 
-def test_a_worker_process_killed_mid_slice_loses_no_slice(engine, worker_node):
-    total = 30
+def kill_a_worker_mid_slice(engine, node) -> tuple[str, list[str]]:
+    """Start a job of 30 slices of 300 ms and SIGKILL the django-q2 process of a worker loop while it
+    holds slices: (ex_id, the slice ids it held)."""
     ex_id = start_job(engine, generator_job(size=300, slice_size=10, delay_ms=300))
     wait_for_status(engine, ex_id, "running", timeout=60)
     # A holder is `<node>:<pid>:<worker number>:<random>`: the pid is the django-q2 process of the loop.
-    holder = holder_in_hand(ex_id)
-    node_id, pid, _number, _ = holder.split(":")
+    node_id, pid, _number, _ = holder_in_hand(ex_id).split(":")
     assert node_id == WORKER_NODE_ID
-    assert worker_node.owns(int(pid)), f"{pid} is not a process of the worker node"
+    assert node.owns(int(pid)), f"{pid} is not a process of the worker node"
 
     sigkill(int(pid))
     # What the dead process held at its death.
     held = list(in_hand(ex_id).filter(holder__startswith=f"{node_id}:{pid}:").values_list("slice_id", flat=True))
     assert held, "the worker was killed between two slices"
-    record = wait_for_status(engine, ex_id, TERMINAL, timeout=120)
+    return ex_id, held
 
+
+def assert_completed_with_the_held_slices_run_again(record: dict, held: list[str], *, total: int) -> None:
     assert record["_status"] == "completed", record
-    states = slice_states(ex_id)
+    states = slice_states(record["ex_id"])
     assert states["start"] == 0 and states["pending"] == 0
     assert states["completed"] + states["error"] == total
     assert record["_slicer_stats"]["processed"] == total
     # The slices the dead worker held went back to pending, counted as an attempt, and were run again.
-    for slice_ in Slice.objects.filter(execution_id=ex_id, slice_id__in=held):
+    for slice_ in Slice.objects.filter(execution_id=record["ex_id"], slice_id__in=held):
         assert (slice_.state, slice_.retry_count >= 1) == (SliceState.COMPLETED, True), slice_
+
+
+def test_a_worker_process_killed_mid_slice_loses_no_slice(engine, worker_node):
+    ex_id, held = kill_a_worker_mid_slice(engine, worker_node)
+    record = wait_for_status(engine, ex_id, TERMINAL, timeout=120)
+
+    assert_completed_with_the_held_slices_run_again(record, held, total=30)
 
 
 def test_a_killed_controller_is_taken_over_and_every_slice_is_run_once(engine, worker_node):

@@ -305,7 +305,7 @@ def test_a_retried_slice_leaves_one_complete_file(tmp_path, monkeypatch):
             raise RuntimeError("later operation failed")
         return records
 
-    from jobs.ops.builtins import Noop
+    from jobs.ops.processors import Noop
 
     monkeypatch.setattr(Noop, "on_batch", fail_first_attempt)
     worker = exporter(tmp_path, {"_op": "noop"})

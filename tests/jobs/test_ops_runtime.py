@@ -22,7 +22,8 @@ from jobs.ops.api import (
     build_slicers,
     runtime_of,
 )
-from jobs.ops.builtins import TEST_READER_REQUESTS, DateRenderer
+from jobs.ops.generator import DateRenderer
+from jobs.ops.readers import TEST_READER_REQUESTS
 from jobs.ops.options import NoopOptions
 from jobs.ops.registry import Kind
 from jobs.validation import validate_job

@@ -154,3 +154,44 @@ def test_plain_http_mode_has_no_secure_only_cookies_or_redirects(tmp_path):
     )
 
     assert result.stdout.split() == ["False", "False", "0"]
+
+
+def without_database_url(tmp_path, **environment) -> dict:
+    env = bare_environment(tmp_path, **environment)
+    del env["DATABASE_URL"]
+    return env
+
+
+def test_django_setup_without_database_url_starts_no_postgresql(tmp_path):
+    script = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'jobsite.settings'); django.setup()\n"
+        + PRINT_SETTINGS
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=without_database_url(tmp_path), capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    # Pointed at where the embedded server of this data directory listens, but nothing was started there.
+    assert json.loads(result.stdout)["db"]["HOST"] == str((tmp_path / "pg").resolve())
+    assert not (tmp_path / "pg").exists()
+
+
+def test_commands_that_need_no_database_start_none(tmp_path):
+    for command in (["check"], ["makemigrations", "--check", "--dry-run"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=without_database_url(tmp_path),
+            capture_output=True, text=True,
+        )
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    assert not (tmp_path / "pg").exists()
+
+
+def test_a_bad_jobsite_setting_stops_the_start_with_its_name(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT,
+        env=bare_environment(tmp_path, JOBSITE_STOP_TIMEOUT_SECONDS="soon"), capture_output=True, text=True,
+    )
+
+    assert result.returncode != 0
+    assert "JOBSITE_STOP_TIMEOUT_SECONDS must be a float, not 'soon'" in result.stderr

@@ -1,6 +1,7 @@
-"""What people ask of jobs and executions: submit, update, delete, start, stop, pause, recover, workers.
+"""Executions: created (start, recover), moved through the state machine (the engine's steps and ends,
+stop, pause, resume), resized (`_workers`), and held by one controller at a time (claim, lease, release).
 
-Each function takes the row lock it needs, checks the transition against `lifecycle`, writes, records
+Each function takes the row lock it needs, checks the change against jobs/lifecycle.py, writes, records
 the status change in the execution history and the action as a task. API views, console views, admin
 actions and the engine all call these.
 """
@@ -8,163 +9,25 @@ actions and the engine all call these.
 from __future__ import annotations
 
 import copy
+import secrets
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs.lifecycle import PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
-from jobs.models import Execution, ExecutionTransition, Job, RecoveryType, Slice, SliceState
-from jobs.validation import validate_job
+from jobs import dispatch
+from jobs.lifecycle import ENGINE_STEPS, LIVING, PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
+from jobs.models import Execution, ExecutionTransition, Job, RecoveryType
+from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job
+from jobs.services.slices import requeue_slices_in_hand
+from jobs.validation import job_body, validate_job
+from jobsite import actions
 from jobsite.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from tasks import registry
-from jobsite.conf import conf
 
 S = ExecutionStatus
 
-ACTION_START = "cluster:admin/jobs/start"
-ACTION_RECOVER = "cluster:admin/jobs/recover"
-ACTION_EXECUTION = "cluster:admin/jobs/execution"
-ACTION_STOP = "cluster:admin/jobs/stop"
-ACTION_DELETE = "cluster:admin/jobs/delete"
-ACTION_UPDATE = "cluster:admin/jobs/update"
-ACTION_PAUSE = "cluster:admin/jobs/pause"
-ACTION_RESUME = "cluster:admin/jobs/resume"
-ACTION_WORKERS = "cluster:admin/jobs/workers"
-
-# Keys the server owns on a job record; a submitted or updated body never sets them.
-JOB_META_KEYS = ("job_id", "_context", "_created", "_updated", "_deleted", "_deleted_on", "state")
-
-
-# --- lookups ---------------------------------------------------------------------------------------------
-
-
-def get_job(job_id: str, *, lock: bool = False) -> Job:
-    queryset = Job.objects.select_for_update() if lock else Job.objects
-    try:
-        return queryset.get(pk=job_id)
-    except Job.DoesNotExist:
-        raise NotFound(f"Job {job_id} was not found") from None
-
-
-def get_execution(ex_id: str, *, lock: bool = False) -> Execution:
-    queryset = Execution.objects.select_for_update() if lock else Execution.objects
-    try:
-        return queryset.get(pk=ex_id)
-    except Execution.DoesNotExist:
-        raise NotFound(f"Execution {ex_id} was not found") from None
-
-
-def latest_execution(job_id: str) -> Execution:
-    """The job's newest execution, deleted or not (what `/jobs/<id>/...` routes act on)."""
-    execution = Execution.objects.latest_for(job_id)
-    if execution is None:
-        get_job(job_id)  # an unknown job is a 404 of its own
-        raise NotFound(f"No execution was found for job {job_id}")
-    return execution
-
-
-def describe(job_id: str, name: str, ex_id: str = "") -> str:
-    text = f"job [{job_id}] name [{name}]"
-    return f"{text} execution [{ex_id}]" if ex_id else text
-
-
-def controller_alive(execution: Execution) -> bool:
-    """A controller holds the execution and heartbeated recently."""
-    if execution.controller_heartbeat is None or execution.controller_node_id is None:
-        return False
-    silence = timedelta(seconds=conf.node_timeout_seconds)
-    return execution.controller_heartbeat >= timezone.now() - silence
-
-
-# --- jobs ------------------------------------------------------------------------------------------------
-
-
-def _without_meta(spec: dict) -> dict:
-    return {key: value for key, value in spec.items() if key not in JOB_META_KEYS}
-
-
-def job_body(spec) -> dict:
-    if not isinstance(spec, dict) or "operations" not in spec:
-        raise Invalid("No job was posted")
-    return _without_meta(spec)
-
-
-def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
-    """Store a new job exactly as submitted (validated first) and, if `start`, create its first execution.
-
-    Returns (job, execution or None, warnings).
-    """
-    if isinstance(spec, dict) and "job_id" in spec:
-        raise Unprocessable("Job cannot include a job_id on submit")
-    body = job_body(spec)
-    validated = validate_job(body)
-    with transaction.atomic():
-        job = Job.objects.create(name=validated.config["name"], spec=body, active=validated.config["active"])
-        execution = None
-        if start:
-            execution = _create_execution(job, validated.config, action=ACTION_START, actor=actor, headers=headers)
-    return job, execution, validated.warnings
-
-
-def update_job(job_id: str, spec, *, actor: str, headers: dict | None = None):
-    """Replace the stored job with `spec` (fields left out disappear). Executions are not touched.
-
-    Validation is skipped when the update only deactivates the job, so a job that no longer validates
-    can still be switched off. Returns (job, warnings).
-    """
-    if not spec:
-        raise Invalid(f"no data was provided to update job {job_id}")
-    if not isinstance(spec, dict):
-        raise Invalid(f"the job update for {job_id} must be a JSON object")
-    body = _without_meta(spec)
-    with transaction.atomic():
-        job = get_job(job_id, lock=True)
-        if job.deleted:
-            raise Gone(f"Job {job_id} has been deleted and cannot be updated.")
-        deactivating = job.active and body.get("active") is False
-        warnings = []
-        name = body.get("name") if isinstance(body.get("name"), str) else job.name
-        if not deactivating:
-            validated = validate_job(job_body(body))
-            warnings, name = validated.warnings, validated.config["name"]
-        job.spec = body
-        job.name = name
-        job.active = body.get("active", True) is not False
-        job.updated = timezone.now()
-        job.save(update_fields=["spec", "name", "active", "updated"])
-        registry.record(
-            action=ACTION_UPDATE, description=describe(job.job_id, job.name), target=job.job_id,
-            headers=headers, result={"job_id": job.job_id, "active": job.active},
-        )
-    return job, warnings
-
-
-def set_job_active(job_id: str, active: bool, *, actor: str, headers: dict | None = None) -> Job:
-    """`_active` / `_inactive`: set `active` on the stored job, the same path as an update."""
-    job = get_job(job_id)
-    job, _ = update_job(job_id, {**job.spec, "active": active}, actor=actor, headers=headers)
-    return job
-
-
-def delete_job(job_id: str, *, actor: str, headers: dict | None = None) -> Job:
-    """Soft delete: the job and its executions are marked deleted, stay readable, leave the lists."""
-    with transaction.atomic():
-        job = get_job(job_id, lock=True)
-        if job.deleted:
-            raise Gone(f"Job {job_id} has already been deleted.")
-        if job.executions.living().exists():
-            raise Conflict(f"Job {job_id} is currently running, cannot delete a running job.")
-        now = timezone.now()
-        job.executions.filter(deleted=False).update(deleted=True, deleted_on=now, updated=now)
-        job.deleted, job.deleted_on, job.active, job.updated = True, now, False, now
-        job.save(update_fields=["deleted", "deleted_on", "active", "updated"])
-        registry.record(
-            action=ACTION_DELETE, description=describe(job.job_id, job.name), target=job.job_id,
-            headers=headers, result={"job_id": job.job_id, "_deleted": True},
-        )
-    return job
+WORKER_PARAMETER_MESSAGE = "Must provide a valid worker parameter(add/remove/total) that is a number and greater than zero"
 
 
 # --- creating executions ---------------------------------------------------------------------------------
@@ -185,13 +48,12 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
         validated = validate_job(job_body(job.spec))
         source = Execution.objects.latest_for(job)
         if validated.config.get("autorecover") and source is not None:
-            config = _merge_config(source.config, validated.config)
-            execution = _create_execution(
-                job, config, action=ACTION_START, actor=actor, headers=headers,
-                recovered_from=source, recovered_slice_type=RecoveryType.PENDING,
+            execution = create_execution(
+                job, _merge_config(source.config, validated.config), action=actions.JOBS_START, actor=actor,
+                headers=headers, recovered_from=source, recovered_slice_type=RecoveryType.PENDING,
             )
         else:
-            execution = _create_execution(job, validated.config, action=ACTION_START, actor=actor, headers=headers)
+            execution = create_execution(job, validated.config, action=actions.JOBS_START, actor=actor, headers=headers)
     return execution, validated.warnings
 
 
@@ -213,8 +75,8 @@ def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | N
         _refuse_second_living(job)
         validated = validate_job(job_body(job.spec))
         config = _merge_config(source.config, validated.config)
-        execution = _create_execution(
-            job, config, action=ACTION_RECOVER, actor=actor, headers=headers,
+        execution = create_execution(
+            job, config, action=actions.JOBS_RECOVER, actor=actor, headers=headers,
             recovered_from=source, recovered_slice_type=_recovery_type(cleanup, config, source),
         )
     return execution, validated.warnings
@@ -231,8 +93,8 @@ def recover_execution(ex_id: str, *, cleanup: str = "", actor: str, headers: dic
         _refuse_closed(job, "recover")
         _refuse_second_living(job)
         config = copy.deepcopy(source.config)
-        return _create_execution(
-            job, config, action=ACTION_RECOVER, actor=actor, headers=headers,
+        return create_execution(
+            job, config, action=actions.JOBS_RECOVER, actor=actor, headers=headers,
             recovered_from=source, recovered_slice_type=_recovery_type(cleanup, config, source),
         )
 
@@ -262,9 +124,12 @@ def _merge_config(old: dict, new: dict) -> dict:
     return merged
 
 
+CONCURRENT_MESSAGE = "Job {} is currently running, cannot have the same job concurrently running"
+
+
 def _refuse_second_living(job: Job) -> None:
     if job.executions.living().exists():
-        raise Conflict(f"Job {job.job_id} is currently running, cannot have the same job concurrently running")
+        raise Conflict(CONCURRENT_MESSAGE.format(job.job_id))
 
 
 def _refuse_closed(job: Job, action: str) -> None:
@@ -272,11 +137,12 @@ def _refuse_closed(job: Job, action: str) -> None:
         raise Conflict(f"Job {job.job_id} is {job.state}, open it before {action}")
 
 
-def _create_execution(
+def create_execution(
     job: Job, config: dict, *, action: str, actor: str, headers: dict | None,
     recovered_from: Execution | None = None, recovered_slice_type: str = "",
 ) -> Execution:
-    """Create a pending execution of a locked job, with its history row and its tasks."""
+    """Create a pending execution of a locked job, with its history row and its tasks, and ask for a
+    controller once the transaction commits."""
     try:
         with transaction.atomic():
             execution = Execution.objects.create(
@@ -288,9 +154,7 @@ def _create_execution(
                 recovered_slice_type=recovered_slice_type,
             )
     except IntegrityError:  # the database's one-living-execution guarantee caught a race
-        raise Conflict(
-            f"Job {job.job_id} is currently running, cannot have the same job concurrently running"
-        ) from None
+        raise Conflict(CONCURRENT_MESSAGE.format(job.job_id)) from None
     ExecutionTransition.objects.create(execution=execution, to_status=S.PENDING, actor=actor, reason=action)
     description = describe(job.job_id, execution.name, execution.ex_id)
     request_task = registry.record(
@@ -298,21 +162,19 @@ def _create_execution(
         result={"job_id": job.job_id, "ex_id": execution.ex_id},
     )
     registry.begin(
-        action=ACTION_EXECUTION, description=description, target=execution.ex_id, cancellable=True,
+        action=actions.JOBS_EXECUTION, description=description, target=execution.ex_id, cancellable=True,
         parent=request_task, status={"phase": S.PENDING},
     )
-    from jobs.q import enqueue_controller
-
-    # After commit, so no worker node ever sees an execution that does not exist yet.
-    transaction.on_commit(lambda: enqueue_controller(execution.ex_id))
+    dispatch.controller(execution.ex_id)
     return execution
 
 
 # --- status changes --------------------------------------------------------------------------------------
 
 
-def _transition(execution: Execution, to: str, *, actor: str, reason: str = "", **fields) -> Execution:
-    """Apply a status change to an execution the caller has locked, and record it."""
+def transition(execution: Execution, to: str, *, actor: str, reason: str = "", **fields) -> Execution:
+    """Apply a status change to an execution the caller has locked, and record it. An execution that
+    ends finishes its execution and stop tasks."""
     check_transition(execution.status, to)
     before = execution.status
     execution.status = to
@@ -326,19 +188,18 @@ def _transition(execution: Execution, to: str, *, actor: str, reason: str = "", 
         )
     if to in TERMINAL:
         registry.finish_open(
-            target=execution.ex_id, actions=[ACTION_EXECUTION, ACTION_STOP], result={"status": to}
+            target=execution.ex_id, actions=[actions.JOBS_EXECUTION, actions.JOBS_STOP], result={"status": to}
         )
     return execution
 
 
 def set_execution_status(
-    ex_id: str, to: str, *, actor: str, reason: str = "", only_from=None, controller_token: str = "", **fields
+    ex_id: str, to: str, *, actor: str, reason: str = "", controller_token: str = "", only_from=None, **fields
 ) -> Execution:
-    """Move an execution to status `to` (the engine's entry point). Terminal states stay terminal.
+    """Move an execution to status `to` (how the engine ends one). Terminal states stay terminal.
 
-    With `only_from`, nothing changes unless the current status is one of those: the engine's own
-    step (initializing → running, say) never overrides a pause or stop that came in meanwhile. With
-    `controller_token`, nothing changes unless that controller still holds the execution.
+    With `controller_token`, nothing changes unless that controller still holds the execution; with
+    `only_from`, nothing changes unless the current status is one of those.
     """
     with transaction.atomic():
         execution = get_execution(ex_id, lock=True)
@@ -347,11 +208,20 @@ def set_execution_status(
         if controller_token and execution.controller_token != controller_token:
             return execution
         try:
-            return _transition(execution, to, actor=actor, reason=reason, **fields)
+            return transition(execution, to, actor=actor, reason=reason, **fields)
         except Unprocessable as error:
             raise Unprocessable(
                 f"Unable to set execution {ex_id} status code to {to}, caused by {error.message}"
             ) from None
+
+
+def take_step(ex_id: str, step: str, *, actor: str, reason: str, controller_token: str, **fields) -> Execution:
+    """One of the engine's own steps (lifecycle.ENGINE_STEPS), skipped unless the execution is in one of
+    the statuses the step starts from: it never overrides a pause or stop that came in meanwhile."""
+    sources, to = ENGINE_STEPS[step]
+    return set_execution_status(
+        ex_id, to, actor=actor, reason=reason, controller_token=controller_token, only_from=sources, **fields
+    )
 
 
 def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict | None = None) -> Execution:
@@ -368,24 +238,16 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
         description = describe(execution.job_id, execution.name, execution.ex_id)
         if force or not controller_alive(execution):
             registry.record(
-                action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers,
+                action=actions.JOBS_STOP, description=description, target=execution.ex_id, headers=headers,
                 result={"status": S.STOPPED},
             )
             requeue_slices_in_hand(execution.ex_id)
             reason = "forced stop" if force else "stop requested; no controller was running it"
-            return _transition(execution, S.STOPPED, actor=actor, reason=reason)
-        registry.begin(action=ACTION_STOP, description=description, target=execution.ex_id, headers=headers)
+            return transition(execution, S.STOPPED, actor=actor, reason=reason)
+        registry.begin(action=actions.JOBS_STOP, description=description, target=execution.ex_id, headers=headers)
         if execution.status != S.STOPPING:
-            _transition(execution, S.STOPPING, actor=actor, reason="stop requested")
+            transition(execution, S.STOPPING, actor=actor, reason="stop requested")
         return execution
-
-
-def requeue_slices_in_hand(ex_id: str) -> int:
-    """Slices being processed go back to pending, not counted as an attempt: the stop was forced, the
-    slices did not fail."""
-    return Slice.objects.filter(execution_id=ex_id, state=SliceState.START).update(
-        state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now()
-    )
 
 
 def pause_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> Execution:
@@ -395,8 +257,8 @@ def pause_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> E
         if execution.status not in PAUSABLE:  # still starting up, or stopping
             raise Conflict(f"Execution {ex_id} is not available to pause")
         if execution.status != S.PAUSED:
-            _transition(execution, S.PAUSED, actor=actor, reason="pause requested")
-            _record_control(ACTION_PAUSE, execution, headers)
+            transition(execution, S.PAUSED, actor=actor, reason="pause requested")
+            _record_control(actions.JOBS_PAUSE, execution, headers)
         return execution
 
 
@@ -406,12 +268,9 @@ def resume_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> 
         if execution.status not in PAUSABLE:  # still starting up, or stopping
             raise Conflict(f"Execution {ex_id} is not available to resume")
         if execution.status == S.PAUSED:
-            _transition(execution, S.RUNNING, actor=actor, reason="resume requested")
-            _record_control(ACTION_RESUME, execution, headers)
+            transition(execution, S.RUNNING, actor=actor, reason="resume requested")
+            _record_control(actions.JOBS_RESUME, execution, headers)
         return execution
-
-
-WORKER_PARAMETER_MESSAGE = "Must provide a valid worker parameter(add/remove/total) that is a number and greater than zero"
 
 
 def change_workers(ex_id: str, *, action: str, number: int, actor: str, headers: dict | None = None) -> str:
@@ -429,7 +288,7 @@ def change_workers(ex_id: str, *, action: str, number: int, actor: str, headers:
             raise Invalid(f"workers to be removed: {number} cannot be >= to current workers: {current}")
         wanted = current + number if action == "add" else current - number
         Execution.objects.filter(pk=ex_id).update(workers=wanted, updated=timezone.now())
-        _record_control(ACTION_WORKERS, execution, headers, result={"workers": wanted, "was": current})
+        _record_control(actions.JOBS_WORKERS, execution, headers, result={"workers": wanted, "was": current})
     verb = "enqueued" if action == "add" else "remove"
     return f"{number} workers have been {verb} for execution: {ex_id}"
 
@@ -446,3 +305,72 @@ def _record_control(action: str, execution: Execution, headers: dict | None, res
         action=action, description=describe(execution.job_id, execution.name, execution.ex_id),
         target=execution.ex_id, headers=headers, result=result or {"status": execution.status},
     )
+
+
+def cancel_execution_task(task) -> None:
+    """Cancelling an execution's task (the task registry's handler) stops the execution."""
+    stop_execution(task.target, actor=f"task {task.task_id} cancelled")
+
+
+# --- the controller's lease ------------------------------------------------------------------------------
+
+
+def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
+    """Make this node the execution's controller. A pending execution is claimed once; a living one whose
+    controller went silent is taken over. Returns None when there is nothing to claim."""
+    with transaction.atomic():
+        try:
+            execution = Execution.objects.select_for_update().get(pk=ex_id)
+        except Execution.DoesNotExist:
+            return None
+        # Not alive also when the reaper cleared controller_node to ask for a new controller.
+        takeover = execution.status in LIVING and execution.status != S.PENDING and not controller_alive(execution)
+        if execution.status != S.PENDING and not takeover:
+            return None
+        now = timezone.now()
+        token = secrets.token_hex(8)
+        execution.controller_node_id, execution.controller_heartbeat, execution.controller_token = node_id, now, token
+        if takeover:
+            execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
+            ExecutionTransition.objects.create(
+                execution=execution, from_status=execution.status, to_status=execution.status,
+                actor=engine_actor(node_id), reason="controller taken over after the previous one went silent",
+            )
+            return execution
+        return transition(
+            execution, S.SCHEDULING, actor=engine_actor(node_id), reason="controller claimed the execution",
+            controller_node_id=node_id, controller_heartbeat=now, controller_token=token,
+        )
+
+
+def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = None, checkpoint=None):
+    """Refresh the controller's lease (and stats); returns (status, wanted workers), or None when another
+    controller holds the execution now."""
+    fields = {"controller_heartbeat": timezone.now()}
+    if slicer_stats is not None:
+        fields["slicer_stats"] = slicer_stats
+    if checkpoint is not None:
+        fields["checkpoint"] = checkpoint
+    if not Execution.objects.filter(pk=ex_id, controller_token=token).update(**fields):
+        return None
+    return Execution.objects.values_list("status", "workers").get(pk=ex_id)
+
+
+def release_controller(ex_id: str, *, token: str) -> None:
+    """Give up the lease at once (the node is stopping), so the reaper on any node finds the execution
+    orphaned at its next pass instead of after the node timeout."""
+    long_ago = timezone.now() - timedelta(days=1)
+    Execution.objects.filter(pk=ex_id, controller_token=token).update(
+        controller_node=None, controller_heartbeat=long_ago
+    )
+
+
+def ask_for_new_controller(ex_id: str, *, last_heartbeat) -> bool:
+    """The execution's controller went silent (or none claimed it): ask once per silence period, with a
+    conditional update so that of all the nodes noticing, one asks."""
+    asked = Execution.objects.filter(pk=ex_id, controller_heartbeat=last_heartbeat).update(
+        controller_node=None, controller_heartbeat=timezone.now()
+    )
+    if asked:
+        dispatch.controller(ex_id)
+    return bool(asked)

@@ -1,19 +1,14 @@
-"""The built-in operations (spec §7.1, §7.2): data_generator, test-reader, noop, delay, collect, stdout."""
+"""The built-in data_generator reader (spec §7.1): fake records, fast enough that a benchmark measures
+the engine rather than the generator."""
 
 import functools
-import json
 import random
-import sys
 import time
-import uuid
 from datetime import datetime
 
-from jobs.ops.api import BatchProcessor, Fetcher, Reader, Slicer
+from jobs.ops.api import Fetcher, Reader, Slicer
 from jobs.ops.registry import implement
 from jobsite.errors import Invalid
-
-# data_generator
-
 
 class DataGeneratorSlicer(Slicer):
     """`once`: `{count, processed}` requests covering `size` records; `persistent`: endless requests.
@@ -241,161 +236,4 @@ class DataGeneratorFetcher(Fetcher):
         return records
 
 
-# test-reader
-
-# Teraslice's default test-reader requests (job-components builtin/test-reader/data/slicer-data.json).
-TEST_READER_REQUESTS = (
-    {"start": -6878940996019124, "end": 4995595131465210},
-    {"start": -4400618598774841, "end": 8534605487412352},
-    {"start": -6822763467612484, "end": 6252814625961845},
-    {"start": -6793943758905348, "end": 1754922181802628},
-    {"start": -4814862622345776, "end": 4207163272646699},
-    {"start": -1461374511134913, "end": 8558628134982517},
-    {"start": -1295367173747085, "end": 7468438058451645},
-    {"start": -4153432969522560, "end": 2296352834921225},
-    {"start": -6392538149654172, "end": 5572496310965493},
-    {"start": -6031304525053681, "end": 2259909395686558},
-)
-TEST_READER_RECORD_COUNT = 187
-FIRST_NAMES = "Belle Phoebe Elsie Sally Lillie Loretta Helena Caroline Olivia Mayme Fanny Jeanette Rosetta".split()
-LAST_NAMES = "Parsons Schmidt Vargas Wade McKinney Reeves McCarthy Cunningham Holloway Cox Ramirez Willis Quinn".split()
-
-
-def default_test_records() -> list[dict]:
-    """The default test-reader records: the same 187 `{id, name, ip, url, created}` every time."""
-    rng = random.Random(TEST_READER_RECORD_COUNT)
-    render = DateRenderer()
-    records = []
-    for _ in range(TEST_READER_RECORD_COUNT):
-        records.append(
-            {
-                "id": str(uuid.UUID(bytes=rng.randbytes(16), version=5)),
-                "name": f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}",
-                "ip": ".".join(str(rng.randrange(256)) for _ in range(4)),
-                "url": "http://bijupnag.cv/owi",
-                "created": render(2_410_220_241_000 + rng.randrange(86_400_000)),
-            }
-        )
-    return records
-
-
-def read_json_file(path: str):
-    try:
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
-    except (OSError, ValueError) as error:
-        raise Invalid(f"Unable to read file at path {path}: {error}") from error
-
-
-class TestReaderSlicer(Slicer):
-    """`once`: each request of the data once, then None; `persistent`: cycles through them forever."""
-
-    __test__ = False  # not a pytest test class
-
-    def __init__(self, context, slicer_id, total_slicers, start_point=None):
-        super().__init__(context, slicer_id, total_slicers, start_point)
-        path = self.op_config["slicer_data_file_path"]
-        self.requests = read_json_file(path) if path else [dict(request) for request in TEST_READER_REQUESTS]
-        self.position = 0
-
-    def slice(self):
-        if not self.persistent:
-            if self.position >= len(self.requests):
-                return None
-            self.position += 1
-            return self.requests[self.position - 1]
-        # As Teraslice's: the cycle starts at index 1 and wraps to index 1, so index 0 is never sliced.
-        if self.position + 1 >= len(self.requests):
-            self.position = 0
-        self.position += 1
-        return self.requests[self.position]
-
-
-class TestReaderFetcher(Fetcher):
-    """Every slice returns the same records: the data file's, the 187 defaults, or the request itself."""
-
-    __test__ = False
-
-    def __init__(self, context):
-        super().__init__(context)
-        path = self.op_config["fetcher_data_file_path"]
-        self.data = read_json_file(path) if path else default_test_records()
-
-    def fetch(self, request):
-        if self.op_config["passthrough_slice"]:
-            if not isinstance(request, list):
-                raise TypeError("Test, when passthrough_slice is set to true it expects an array")
-            return request
-        return [dict(record) for record in self.data]
-
-
-# Processors
-
-
-class Noop(BatchProcessor):
-    def on_batch(self, records):
-        return records
-
-
-class Delay(BatchProcessor):
-    """Waits `ms` milliseconds per batch."""
-
-    def on_batch(self, records):
-        time.sleep(self.op_config["ms"] / 1000)
-        return records
-
-
-class Collect(BatchProcessor):
-    """Holds records across slices until `size` of them are held or the oldest has waited `wait` ms.
-
-    It emits everything it holds at that point; with neither option set, it holds nothing back. `wait` is
-    checked when a batch arrives. Records still held at shutdown are an error: they were never processed.
-    """
-
-    def __init__(self, context):
-        super().__init__(context)
-        self.held = []
-        self.since = 0.0
-
-    def on_batch(self, records):
-        if records and not self.held:
-            self.since = time.monotonic()
-        self.held.extend(records)
-        if not self.ready():
-            return []
-        batch, self.held = self.held, []
-        return batch
-
-    def ready(self) -> bool:
-        size, wait = self.op_config["size"], self.op_config["wait"]
-        if not self.held:
-            return False
-        if size is None and wait is None:
-            return True
-        if size is not None and len(self.held) >= size:
-            return True
-        return wait is not None and (time.monotonic() - self.since) * 1000 >= wait
-
-    def shutdown(self):
-        if self.held:
-            raise RuntimeError(f"Collect is shutdown with {len(self.held)} unprocessed records")
-
-
-class Stdout(BatchProcessor):
-    """Prints up to `limit` records of each batch (0 = all) as JSON lines."""
-
-    def on_batch(self, records):
-        limit = self.op_config["limit"]
-        shown = records[:limit] if limit else records
-        if shown:
-            sys.stdout.write("".join(json.dumps(record, default=str) + "\n" for record in shown))
-            sys.stdout.flush()
-        return records
-
-
 implement("data_generator", Reader(DataGeneratorSlicer, DataGeneratorFetcher))
-implement("test-reader", Reader(TestReaderSlicer, TestReaderFetcher))
-implement("noop", Noop)
-implement("delay", Delay)
-implement("collect", Collect)
-implement("stdout", Stdout)

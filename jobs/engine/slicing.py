@@ -1,0 +1,87 @@
+"""The controller's slicers: built where the last controller (or the recovered execution) left off, and
+run until the look-ahead of pending slices is full."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+from django.utils import timezone
+
+from jobs import services
+from jobs.engine.runtime import build_slicers
+from jobs.models import Execution, Slice
+from jobsite.dates import iso
+
+
+class Slicing:
+    """The slicers of one execution, with what they have cut so far (`orders`) and which are done."""
+
+    def __init__(self, execution: Execution, checkpoint: dict, *, slice_more: bool):
+        self.execution = execution
+        self.ex_id = execution.ex_id
+        self.checkpoint = checkpoint  # shared with the controller, which saves it with its stats
+        self.once = execution.config.get("lifecycle", "once") == "once"
+        self.slicers = build_slicers(execution, start_points=self.start_points()) if slice_more else []
+        self.done: set[int] = set(checkpoint.get("slicers_done", [])) if slice_more else set()
+        self.orders = self.last_orders()
+
+    @property
+    def all_sliced(self) -> bool:
+        return len(self.done) == len(self.slicers)
+
+    def start_points(self) -> dict[int, object] | None:
+        """Per slicer, the request after which slicing continues: the newest slice, by order, of this
+        execution (a takeover) and of the execution it recovers (everything up to that one was done or
+        is re-run; a recovery's own new slices come after it). None for a fresh start."""
+        recovered = self.execution.recovered_execution_id
+        sources = [ex for ex in (self.ex_id, recovered) if ex]
+        newest = (
+            Slice.objects.filter(execution_id__in=sources).order_by("slicer_id", "-slicer_order").distinct("slicer_id")
+        )
+        points = {s.slicer_id: s.request for s in newest}
+        if points or recovered:
+            return points
+        return None
+
+    def last_orders(self) -> dict[int, int]:
+        """Per slicer, the highest order already cut, here or in the recovered execution."""
+        orders: dict[int, int] = {}
+        for ex_id in filter(None, (self.ex_id, self.execution.recovered_execution_id)):
+            rows = Slice.objects.filter(execution_id=ex_id).values("slicer_id").annotate(top=Max("slicer_order"))
+            for row in rows:
+                orders[row["slicer_id"]] = max(orders.get(row["slicer_id"], 0), row["top"])
+        return orders
+
+    def fill(self, workers: int, *, minimum_per_worker: int) -> int:
+        """Write new slices until the look-ahead is full; returns how many were written."""
+        if self.all_sliced:
+            return 0
+        look_ahead = max(
+            max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers
+        )
+        wanted = look_ahead - Slice.objects.pending().filter(execution_id=self.ex_id).count()
+        batch = []
+        while len(batch) < wanted and not self.all_sliced:
+            before = len(batch)
+            for slicer in self.slicers:
+                if slicer.slicer_id in self.done:
+                    continue
+                produced = slicer.slice()
+                if produced is None:
+                    if self.once:
+                        self.finished(slicer.slicer_id)
+                    continue
+                for request in produced if isinstance(produced, list) else [produced]:
+                    order = self.orders.get(slicer.slicer_id, 0) + 1
+                    self.orders[slicer.slicer_id] = order
+                    batch.append((slicer.slicer_id, order, request))
+            if not self.once and len(batch) == before:
+                break  # persistent slicers with nothing to give right now
+        if batch:
+            services.add_slices(self.execution, batch)
+        return len(batch)
+
+    def finished(self, slicer_id: int) -> None:
+        self.done.add(slicer_id)
+        self.checkpoint["slicers_done"] = sorted(self.done)
+        if self.all_sliced:
+            self.checkpoint["queuing_complete"] = iso(timezone.now())

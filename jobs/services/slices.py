@@ -1,0 +1,136 @@
+"""Slices: written pending by the controller, claimed by worker loops, finished completed or error, and
+handed back when their holder went silent or the stop was forced. Nothing else writes slice state.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from jobs.models import Execution, RecoveryType, Slice, SliceState
+
+
+def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
+    """Write new pending slices: (slicer_id, slicer_order, request) each."""
+    now = timezone.now()
+    Slice.objects.bulk_create(
+        (
+            Slice(execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now)
+            for slicer_id, order, request in requests
+        ),
+        ignore_conflicts=True,  # a stale controller's slices are already there: dropped
+    )
+
+
+def copy_for_recovery(execution: Execution) -> None:
+    """Copy the slices of the recovered execution that this one re-runs (by its cleanup type), as pending
+    slices keeping their ids and order. Copying twice copies nothing more."""
+    kind = execution.recovered_slice_type or RecoveryType.ALL
+    old = Slice.objects.filter(execution_id=execution.recovered_execution_id)
+    if kind == RecoveryType.ERRORS:
+        old = old.errors()
+    elif kind == RecoveryType.PENDING:
+        old = old.pending()
+    else:
+        old = old.exclude(state=SliceState.COMPLETED)
+    Slice.objects.bulk_create(
+        (
+            Slice(
+                execution_id=execution.ex_id, slice_id=s.slice_id, slicer_id=s.slicer_id,
+                slicer_order=s.slicer_order, request=s.request, created=s.created,
+            )
+            for s in old.iterator()
+        ),
+        ignore_conflicts=True,  # copied already by a controller that died before saying so
+    )
+
+
+CLAIM_SQL = """
+UPDATE jobs_slice SET state = 'start', holder = %s, heartbeat = now(), updated = now()
+WHERE id IN (
+    SELECT id FROM jobs_slice WHERE execution_id = %s AND state = 'pending'
+    ORDER BY slicer_order, id LIMIT %s FOR UPDATE SKIP LOCKED
+)
+RETURNING id, slice_id, slicer_id, slicer_order, request, retry_count
+"""
+
+
+def claim_slices(ex_id: str, *, holder: str, limit: int = 1) -> list[tuple]:
+    """Take up to `limit` of the oldest pending slices, skipping rows other workers are claiming.
+
+    Returns (pk, slice_id, slicer_id, slicer_order, request, retry_count) tuples, oldest first.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL, [holder, ex_id, limit])
+        rows = cursor.fetchall()
+    # Django has psycopg hand jsonb over as text (its JSONField decodes); a raw query decodes itself.
+    claimed = [(pk, sid, slicer, order, json.loads(request), retries) for pk, sid, slicer, order, request, retries in rows]
+    return sorted(claimed, key=lambda row: (row[3], row[0]))
+
+
+def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: int = 0) -> bool:
+    """Record a slice's outcome. False when the slice is no longer ours (its lease expired and it was
+    handed to another worker): the result is dropped, so nothing is counted twice."""
+    state = SliceState.ERROR if error else SliceState.COMPLETED
+    return bool(
+        Slice.objects.in_hand().filter(pk=slice_pk, holder=holder).update(
+            state=state, error=error, retry_count=retry_count, heartbeat=None, updated=timezone.now()
+        )
+    )
+
+
+def complete_slices(slice_pks: list[int], *, holder: str) -> int:
+    """Mark slices that succeeded at the first attempt completed, in one statement; returns how many
+    were still ours."""
+    if not slice_pks:
+        return 0
+    return Slice.objects.in_hand().filter(pk__in=slice_pks, holder=holder).update(
+        state=SliceState.COMPLETED, heartbeat=None, updated=timezone.now()
+    )
+
+
+def heartbeat_slices(*, holder: str) -> None:
+    Slice.objects.in_hand().filter(holder=holder).update(heartbeat=timezone.now())
+
+
+def slice_counts(ex_id: str) -> dict[str, int]:
+    """How many slices of the execution are in each state (every state present, zero or not)."""
+    counts = dict.fromkeys(SliceState.values, 0)
+    for state, number in Slice.objects.filter(execution_id=ex_id).values_list("state").annotate(n=models.Count("id")):
+        counts[state] = number
+    return counts
+
+
+def requeue_slices_in_hand(ex_id: str) -> int:
+    """Slices being processed go back to pending, not counted as an attempt: the stop was forced, the
+    slices did not fail."""
+    return Slice.objects.in_hand().filter(execution_id=ex_id).update(
+        state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now()
+    )
+
+
+def release_expired_slices(*, lease_seconds: float) -> int:
+    """Slices whose holder stopped heartbeating go back to pending, counted as an attempt; a slice out of
+    attempts becomes an error record that says what happened."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=lease_seconds)
+    with transaction.atomic():
+        expired = list(
+            Slice.objects.in_hand().select_for_update(skip_locked=True).select_related("execution")
+            .filter(heartbeat__lt=cutoff)[:1000]
+        )
+        for slice_ in expired:
+            attempts = slice_.retry_count + 1
+            if attempts > int(slice_.execution.config.get("max_retries", 3)):
+                slice_.state = SliceState.ERROR
+                slice_.error = (
+                    f"Error: worker {slice_.holder} stopped responding while processing this slice ({attempts} attempts)"
+                )
+            else:
+                slice_.state = SliceState.PENDING
+            slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, now
+        Slice.objects.bulk_update(expired, ["state", "error", "retry_count", "holder", "heartbeat", "updated"])
+    return len(expired)
