@@ -31,6 +31,7 @@ MIGRATION_LOCK = 0x6A6F6273  # pg advisory lock key: nodes starting together mig
 STOP_GRACE_SECONDS = 20
 RESTART_BACKOFF_SECONDS = 5
 SERVING_TIMEOUT_SECONDS = 30  # how long the admin notice waits for the web server before it prints anyway
+STARTUP_SETTLE_SECONDS = 3  # then for the other children's start-up lines (web workers, queues) to pass
 WORKER_CONN_MAX_AGE = 300  # seconds worker-node processes keep a database connection, unless configured
 
 
@@ -221,21 +222,27 @@ def main(argv=None) -> int:
 
 
 def wait_until_serving(port: int, web: Child, stop_requested: threading.Event) -> None:
-    """Until the web server answers /healthz (with any status: 503 while no worker node is alive), it
-    exited, a stop was asked for or SERVING_TIMEOUT_SECONDS passed."""
+    """Until the web server answers /healthz (it exited, a stop was asked for or SERVING_TIMEOUT_SECONDS
+    passed), then STARTUP_SETTLE_SECONDS more: the first web worker answers while the other children may
+    still be logging their start-up."""
     host = "127.0.0.1" if conf.host in ("", "0.0.0.0", "::") else conf.host
     url = f"http://{host}:{port}/healthz"
-    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
     deadline = time.monotonic() + SERVING_TIMEOUT_SECONDS
-    while time.monotonic() < deadline and web.process.poll() is None:
-        try:
-            direct.open(url, timeout=1).close()
+    while time.monotonic() < deadline and web.process.poll() is None and not _answers(url):
+        if stop_requested.wait(0.25):
             return
-        except urllib.error.HTTPError:
-            return
-        except OSError:  # not listening yet
-            if stop_requested.wait(0.25):
-                return
+    stop_requested.wait(STARTUP_SETTLE_SECONDS)
+
+
+def _answers(url: str) -> bool:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
+    try:
+        direct.open(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True  # 503 while no worker node is alive is an answer too
+    except OSError:  # not listening yet
+        return False
+    return True
 
 
 def stop_children(children: list[Child]) -> None:
