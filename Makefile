@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+INSTALL_LOG := var/install.log
 
 .PHONY: run test install lint schema bench clean
 
@@ -17,12 +18,17 @@ test: $(STAMP)
 
 install: $(STAMP)
 
+# pip's output goes to $(INSTALL_LOG), shown only when the install fails: on a first `make run` the admin
+# password printed at the end must not drown in it.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Jobsite needs Python 3.11")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,redis,lint]'
-	touch $(STAMP)
+	@mkdir -p $(dir $(INSTALL_LOG))
+	@echo "installing Jobsite and its dependencies into $(VENV) (log: $(INSTALL_LOG))..."
+	@{ { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } \
+		&& $(BIN)/python -m pip install --upgrade pip \
+		&& $(BIN)/python -m pip install -e '.[test,redis,lint]'; } >$(INSTALL_LOG) 2>&1 \
+		|| { tail -n 40 $(INSTALL_LOG); echo "the install failed; the whole log is in $(INSTALL_LOG)"; exit 1; }
+	@touch $(STAMP)
 
 # Formatting, lint rules and the import contracts of DESIGN.md §2 (pyproject.toml [tool.importlinter]).
 lint: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import io
 import logging
 import os
 import signal
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 
 from jobsite import config, embedded
@@ -27,6 +30,8 @@ log = logging.getLogger("jobsite.run")
 MIGRATION_LOCK = 0x6A6F6273  # pg advisory lock key: nodes starting together migrate one at a time
 STOP_GRACE_SECONDS = 20
 RESTART_BACKOFF_SECONDS = 5
+SERVING_TIMEOUT_SECONDS = 30  # how long the admin notice waits for the web server before it prints anyway
+STARTUP_SETTLE_SECONDS = 3  # then for the other children's start-up lines (web workers, queues) to pass
 WORKER_CONN_MAX_AGE = 300  # seconds worker-node processes keep a database connection, unless configured
 
 
@@ -163,8 +168,10 @@ def main(argv=None) -> int:
         from tasks.nodes import deregister_node, register_node
 
         prepare_database()
+        # Printed once the web server answers: a generated password must not scroll away in start-up logs.
+        admin_notice = io.StringIO()
         if "web" in roles:
-            call_command("ensure_admin")
+            call_command("ensure_admin", stdout=admin_notice)
         slots = conf.worker_slots or os.cpu_count() or 1
         node = register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
@@ -176,7 +183,10 @@ def main(argv=None) -> int:
         for child in children:
             child.start()
         if "web" in roles:
+            web = next(child for child in children if child.name == "web")
+            wait_until_serving(port, web, stop_requested)
             log.info("Jobsite on http://localhost:%s/ (API /v1, admin /admin/, API docs /api/docs/)", port)
+            print(admin_notice.getvalue(), end="", flush=True)
 
         while not stop_requested.wait(0.5):
             for child in children:
@@ -209,6 +219,30 @@ def main(argv=None) -> int:
             log.info("stopping embedded PostgreSQL")
             embedded_db.stop()
         log.info("stopped")
+
+
+def wait_until_serving(port: int, web: Child, stop_requested: threading.Event) -> None:
+    """Until the web server answers /healthz (it exited, a stop was asked for or SERVING_TIMEOUT_SECONDS
+    passed), then STARTUP_SETTLE_SECONDS more: the first web worker answers while the other children may
+    still be logging their start-up."""
+    host = "127.0.0.1" if conf.host in ("", "0.0.0.0", "::") else conf.host
+    url = f"http://{host}:{port}/healthz"
+    deadline = time.monotonic() + SERVING_TIMEOUT_SECONDS
+    while time.monotonic() < deadline and web.process.poll() is None and not _answers(url):
+        if stop_requested.wait(0.25):
+            return
+    stop_requested.wait(STARTUP_SETTLE_SECONDS)
+
+
+def _answers(url: str) -> bool:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an http_proxy
+    try:
+        direct.open(url, timeout=1).close()
+    except urllib.error.HTTPError:
+        return True  # 503 while no worker node is alive is an answer too
+    except OSError:  # not listening yet
+        return False
+    return True
 
 
 def stop_children(children: list[Child]) -> None:

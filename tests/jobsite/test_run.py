@@ -86,6 +86,10 @@ def test_generated_admin_password_is_printed_once_and_data_is_reused(tmp_path):
 
     assert first.returncode == 0 and second.returncode == 0
     assert info.status_code == 200
+    assert first_output.count("with password") == 1
+    assert f"export JOBSITE_PASSWORD={password}\n" in first_output
+    # Last, not drowned: after the web server's start-up lines (it answered before the box was printed).
+    assert first_output.index("with password") > first_output.rindex("Application startup complete")
     assert "with password" not in second_output
 
 
