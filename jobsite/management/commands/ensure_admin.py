@@ -1,9 +1,10 @@
-import os
 import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+
+from jobsite.conf import conf
 
 
 class Command(BaseCommand):
@@ -14,8 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         User = get_user_model()
-        username = os.environ.get("JOBSITE_ADMIN_USER") or "admin"
-        password = os.environ.get("JOBSITE_ADMIN_PASSWORD") or ""
+        username = conf.admin_user or "admin"
+        password = conf.admin_password
         user = User.objects.filter(username=username).first()
         if user is None:
             generated = not password
