@@ -1,4 +1,4 @@
-"""The Django admin obeys the privilege table (jobsite/privileges.py), not `is_staff`.
+"""The Django admin obeys the privilege table (jobsite/access/privileges.py), not `is_staff`.
 
 The site is entered with `cluster:admin/site` (granted by `manage`); people sign in on the console's login
 page (`settings.LOGIN_URL`), the only one, with its rate limit; and each privilege group holds the Django
@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS
 from django.urls import reverse
 
-from jobsite.privileges import MANAGE, PRIVILEGES, may, refusal
+from jobsite.access.privileges import MANAGE, PRIVILEGES, may, refusal
 
 SITE = "cluster:admin/site"
 

@@ -1,7 +1,7 @@
 """What every console page shares: the privilege check, login and logout, and the template context.
 
 Console views declare their actions exactly as API views do (`action_by_method`, checked against the one
-table in jobsite/privileges.py). A visitor who is not logged in and may not see the page is sent to the
+table in jobsite/access/privileges.py). A visitor who is not logged in and may not see the page is sent to the
 login page; a logged-in user without the privilege gets a 403 page naming the privileges that grant it.
 State changes are POST forms with Django's CSRF token, and each answers with a redirect (POST/redirect/GET).
 """
@@ -15,9 +15,9 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views import View
 
-from jobsite import login_limit
+from jobsite.access import login_limit
+from jobsite.access.privileges import ACTION_PRIVILEGES, action_of, may, privileges_of, refusal
 from jobsite.errors import DomainError
-from jobsite.privileges import ACTION_PRIVILEGES, action_of, may, privileges_of, refusal
 
 
 class ConsoleView(View):
@@ -68,7 +68,7 @@ class ConsoleAction(ConsoleView):
 
 
 class RateLimitedAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing a user name and address that failed too often (jobsite/login_limit.py)."""
+    """Django's login form, refusing a user name and address that failed too often (jobsite/access/login_limit.py)."""
 
     error_messages = {
         **AuthenticationForm.error_messages,

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     # Before django_q: Django takes a management command from the first app that has it, and jobsite's
     # `qcluster` runs django-q2's with the node's housekeeping beside it.
     "jobsite",
+    "jobsite.access",
     "django_q",
     "tasks",
     "jobs",
@@ -161,7 +162,7 @@ REST_FRAMEWORK = {
         "tasks.tokens.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["jobsite.privileges.ActionPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["jobsite.access.privileges.ActionPermission"],
     "EXCEPTION_HANDLER": "jobsite.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

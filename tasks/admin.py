@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from jobsite.errors import DomainError
-from jobsite.privileges import may
+from jobsite.access.privileges import may
 from tasks.models import ApiToken, AuditEntry, Node, Task
 from tasks.tokens import api_key_value, create_token, revoke_token
 

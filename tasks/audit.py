@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 
-from jobsite.privileges import action_of
+from jobsite.access.privileges import action_of
 from tasks.models import AuditEntry
 from jobsite.conf import conf
 

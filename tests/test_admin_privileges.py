@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from jobs.models import Execution, ExecutionTransition, Job
 from jobsite.admin import grant_privilege_permissions
-from jobsite.privileges import (
+from jobsite.access.privileges import (
     ACTION_PRIVILEGES,
     MANAGE,
     MANAGE_ML,

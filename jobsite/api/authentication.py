@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import exceptions
 from rest_framework.authentication import BasicAuthentication
 
-from jobsite import login_limit
+from jobsite.access import login_limit
 
 VERIFIED_SECONDS = 300
 MAX_ENTRIES = 10_000
@@ -34,7 +34,7 @@ class TooManyAttempts(exceptions.Throttled):
 
 
 class CachedBasicAuthentication(BasicAuthentication):
-    """Also limits failed attempts per user and client address (jobsite/login_limit.py)."""
+    """Also limits failed attempts per user and client address (jobsite/access/login_limit.py)."""
 
     def authenticate_credentials(self, userid, password, request=None):
         client = login_limit.client_address(request)

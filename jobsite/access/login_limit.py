@@ -6,8 +6,8 @@ JOBSITE_LOGIN_ATTEMPTS failures within JOBSITE_LOGIN_WINDOW_SECONDS, then refusa
 
 import hashlib
 
-from django.conf import settings
 from django.core.cache import cache
+
 from jobsite.conf import conf
 
 
