@@ -61,8 +61,8 @@ site.login = login
 # --- Django permissions behind the privilege groups ------------------------------------------------------
 
 # `manage` edits every row of these apps by hand; the other privileges may look at the cluster's rows.
-MANAGED_APPS = ("jobs", "assets", "tasks", "auth", "django_q")
-VIEWED_APPS = ("jobs", "assets", "tasks")
+MANAGED_APPS = ("jobs", "assets", "tasks", "access", "auth", "django_q")
+VIEWED_APPS = ("jobs", "assets", "tasks", "access")
 
 
 def grant_privilege_permissions(using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs):

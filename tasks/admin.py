@@ -17,8 +17,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from jobsite.errors import DomainError
+from jobsite.access.models import ApiToken, AuditEntry
 from jobsite.access.privileges import may
-from tasks.models import ApiToken, AuditEntry, Node, Task
+from tasks.models import Node, Task
 from tasks.tokens import api_key_value, create_token, revoke_token
 
 # Read-only displays render a callable's None as "None", so helpers return the admin's empty marker.

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 
+from jobsite.access.models import AuditEntry
 from jobsite.access.privileges import action_of
-from tasks.models import AuditEntry
 from jobsite.conf import conf
 
 TARGET_KWARGS = ("job_id", "ex_id", "key_id", "object_id")

@@ -2,7 +2,7 @@
 
 from django import forms
 
-from tasks.models import ApiToken
+from jobsite.access.models import ApiToken
 
 OUTCOMES = [("", "any"), ("success", "success"), ("refused", "refused (401/403)"), ("failed", "failed")]
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from tasks.models import ApiToken
+from jobsite.access.models import ApiToken
 
 # `last_used` is for people deciding whether a token is still needed: minute precision is plenty, and a
 # script calling the API in a loop does not write a row per request.

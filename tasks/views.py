@@ -4,10 +4,10 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
 
+from jobsite.access.models import AuditEntry
 from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import NotFound
 from tasks.forms import AuditFilterForm, TokenForm
-from tasks.models import AuditEntry
 from tasks.tokens import api_key_value, create_token, revoke_token
 
 OWN_TOKENS = "cluster:monitor/tokens/own"

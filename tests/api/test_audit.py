@@ -7,8 +7,8 @@ import httpx
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from jobsite.access.models import AuditEntry
 from tasks.audit import purge_old_entries
-from tasks.models import AuditEntry
 
 SPEC = {"name": "audited", "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
 
@@ -79,9 +79,9 @@ def test_entries_older_than_the_retention_are_purged(db, settings):
 def test_the_admin_lists_and_filters_audit_entries_but_never_edits_them(admin_client):
     entry = AuditEntry.objects.create(user="bob", action="cluster:admin/jobs/stop", method="POST", path="/", status=200)
 
-    listing = admin_client.get("/admin/tasks/auditentry/", {"action": "cluster:admin/jobs/stop", "user": "bob"})
-    page = admin_client.get(f"/admin/tasks/auditentry/{entry.pk}/change/")
+    listing = admin_client.get("/admin/access/auditentry/", {"action": "cluster:admin/jobs/stop", "user": "bob"})
+    page = admin_client.get(f"/admin/access/auditentry/{entry.pk}/change/")
 
     assert listing.status_code == 200 and "cluster:admin/jobs/stop" in listing.content.decode()
     assert page.status_code == 200 and page.context["has_change_permission"] is False
-    assert admin_client.post(f"/admin/tasks/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert admin_client.post(f"/admin/access/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403

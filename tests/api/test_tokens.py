@@ -5,7 +5,7 @@ import base64
 import httpx
 import pytest
 
-from tasks.models import ApiToken
+from jobsite.access.models import ApiToken
 from tasks.tokens import create_token, revoke_token
 
 
@@ -70,7 +70,7 @@ def test_a_token_of_a_user_without_privileges_reads_nothing(server, django_user_
 
 def test_admin_creates_a_token_and_shows_its_key_once(admin_client, admin_user):
     response = admin_client.post(
-        "/admin/tasks/apitoken/add/", {"user": admin_user.pk, "name": "from the admin"}, follow=True
+        "/admin/access/apitoken/add/", {"user": admin_user.pk, "name": "from the admin"}, follow=True
     )
 
     shown = [str(message) for message in response.context["messages"]]
@@ -81,6 +81,6 @@ def test_admin_creates_a_token_and_shows_its_key_once(admin_client, admin_user):
 def test_admin_revokes_tokens(admin_client, admin_user):
     record, _ = create_token(user=admin_user, name="to revoke")
 
-    admin_client.post("/admin/tasks/apitoken/", {"action": "revoke", "_selected_action": [record.pk]})
+    admin_client.post("/admin/access/apitoken/", {"action": "revoke", "_selected_action": [record.pk]})
 
     assert not ApiToken.objects.get(pk=record.pk).active

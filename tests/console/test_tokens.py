@@ -5,7 +5,7 @@ import re
 
 import httpx
 
-from tasks.models import ApiToken, AuditEntry
+from jobsite.access.models import ApiToken, AuditEntry
 from tasks.tokens import create_token, digest
 from tests.console.conftest import console_client, make_user
 
