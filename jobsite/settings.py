@@ -157,9 +157,9 @@ REST_FRAMEWORK = {
     ],
     # Basic first, so an anonymous request is answered 401 with a WWW-Authenticate challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "jobsite.api.authentication.CachedBasicAuthentication",
-        "tasks.tokens.TokenAuthentication",
-        "tasks.tokens.ApiKeyAuthentication",
+        "jobsite.access.authentication.CachedBasicAuthentication",
+        "jobsite.access.authentication.TokenAuthentication",
+        "jobsite.access.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["jobsite.access.privileges.ActionPermission"],

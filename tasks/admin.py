@@ -20,7 +20,7 @@ from jobsite.errors import DomainError
 from jobsite.access.models import ApiToken, AuditEntry
 from jobsite.access.privileges import may
 from tasks.models import Node, Task
-from tasks.tokens import api_key_value, create_token, revoke_token
+from jobsite.access.tokens import api_key_value, create_token, revoke_token
 
 # Read-only displays render a callable's None as "None", so helpers return the admin's empty marker.
 EMPTY = admin.site.empty_value_display

@@ -8,7 +8,7 @@ from jobsite.access.models import AuditEntry
 from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import NotFound
 from tasks.forms import AuditFilterForm, TokenForm
-from tasks.tokens import api_key_value, create_token, revoke_token
+from jobsite.access.tokens import api_key_value, create_token, revoke_token
 
 OWN_TOKENS = "cluster:monitor/tokens/own"
 AUDIT_PAGE_SIZE = 50

@@ -16,8 +16,8 @@ from jobsite.access.privileges import (
     MANAGE_ROLLUP,
     MONITOR,
 )
+from jobsite.access.tokens import create_token
 from jobsite.admin import grant_privilege_permissions
-from tasks.tokens import create_token
 from tests.test_admin import admin_url, make_execution, make_job
 
 PASSWORD = "admin-privileges-test-password"

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from jobsite.access.models import ApiToken
-from tasks.tokens import create_token, revoke_token
+from jobsite.access.tokens import create_token, revoke_token
 
 
 @pytest.fixture
