@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tasks.audit.AuditMiddleware",
+    "jobsite.access.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "jobsite.urls"

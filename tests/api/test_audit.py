@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from jobsite.access.models import AuditEntry
-from tasks.audit import purge_old_entries
+from jobsite.access.audit import purge_old_entries
 
 SPEC = {"name": "audited", "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
 

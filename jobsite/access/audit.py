@@ -1,8 +1,8 @@
-"""The audit log: every state-changing request (API, console, admin), refused ones included."""
+"""The audit log's writer and its retention: every state-changing request (API, console, admin), refused
+ones included, recorded by a middleware; entries past JOBSITE_AUDIT_DAYS purged by the worker nodes."""
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 
