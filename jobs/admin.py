@@ -21,8 +21,7 @@ from django.utils.html import format_html_join
 from jobs.lifecycle import SliceState
 from jobs import services
 from jobs.models import Execution, ExecutionTransition, Job, Slice
-from jobsite.errors import DomainError
-from tasks.admin import (
+from jobsite.admin import (
     PrivilegedActions,
     ReadOnlyByDefault,
     ViewOnly,
@@ -31,6 +30,7 @@ from tasks.admin import (
     json_display,
     privileged_action,
 )
+from jobsite.errors import DomainError
 from tasks.models import Node
 
 
