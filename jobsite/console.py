@@ -34,7 +34,7 @@ class ConsoleView(View):
         try:
             return super().dispatch(request, *args, **kwargs)
         except DomainError as error:  # e.g. a job id that does not exist: its message, its status
-            return render(request, "console/error.html", {"message": error.message}, status=error.status_code)
+            return render(request, "error.html", {"message": error.message}, status=error.status_code)
 
     def actor(self) -> str:
         return self.request.user.get_username() or "anonymous"

@@ -18,7 +18,7 @@ AUDIT_PAGE_SIZE = 50
 
 class LoginView(auth_views.LoginView):
     form_class = RateLimitedAuthenticationForm
-    template_name = "console/login.html"
+    template_name = "access/login.html"
     redirect_authenticated_user = True
     action_by_method = {"post": actions.CONSOLE_LOGIN}  # audited, open to all
 
@@ -52,7 +52,7 @@ class TokensView(ConsoleView):
 
 
 def tokens_page(request, form, new_key=None, status=200):
-    return render(request, "console/tokens.html", {
+    return render(request, "access/tokens.html", {
         "tokens": request.user.api_tokens.all(), "form": form, "new_key": new_key,
     }, status=status)
 
@@ -106,6 +106,6 @@ class AuditView(ConsoleView):
         page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
-        return render(request, "console/audit.html", {
+        return render(request, "access/audit.html", {
             "form": form, "page": page, "query": query.urlencode(),
         }, status=400 if form.is_bound and form.errors else 200)
