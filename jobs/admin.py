@@ -21,6 +21,7 @@ from django.utils.html import format_html_join
 from jobs.lifecycle import SliceState
 from jobs import services
 from jobs.models import Execution, ExecutionTransition, Job, Slice
+from jobsite.actions import JOBS_PAUSE, JOBS_RESUME, JOBS_START, JOBS_STOP
 from jobsite.admin import (
     PrivilegedActions,
     ReadOnlyByDefault,
@@ -114,7 +115,7 @@ class JobAdmin(PrivilegedActions, ReadOnlyByDefault, admin.ModelAdmin):
         count = obj.execution_count
         return changelist_link(Execution, f"{count} execution{pluralize(count)}", job__job_id__exact=obj.pk)
 
-    @privileged_action("cluster:admin/jobs/start", "Start selected jobs", done="started")
+    @privileged_action(JOBS_START, "Start selected jobs", done="started")
     def start(self, request, job):
         services.start_job(job.pk, actor=request.user.get_username())
 
@@ -164,15 +165,15 @@ class ExecutionAdmin(PrivilegedActions, HandEdited, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @privileged_action("cluster:admin/jobs/stop", "Stop selected executions", done="stopped")
+    @privileged_action(JOBS_STOP, "Stop selected executions", done="stopped")
     def stop(self, request, execution):
         services.stop_execution(execution.pk, actor=request.user.get_username())
 
-    @privileged_action("cluster:admin/jobs/pause", "Pause selected executions", done="paused")
+    @privileged_action(JOBS_PAUSE, "Pause selected executions", done="paused")
     def pause(self, request, execution):
         services.pause_execution(execution.pk, actor=request.user.get_username())
 
-    @privileged_action("cluster:admin/jobs/resume", "Resume selected executions", done="resumed")
+    @privileged_action(JOBS_RESUME, "Resume selected executions", done="resumed")
     def resume(self, request, execution):
         services.resume_execution(execution.pk, actor=request.user.get_username())
 
