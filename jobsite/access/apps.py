@@ -1,3 +1,5 @@
+"""The access app: its models live in tables the tasks app created (tasks_apitoken, tasks_auditentry)."""
+
 from django.apps import AppConfig
 
 
