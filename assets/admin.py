@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
 from assets.models import Asset
-from tasks.admin import ViewOnly, json_display
+from jobsite.admin import ViewOnly, json_display
 
 
 @admin.register(Asset)

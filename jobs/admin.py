@@ -23,8 +23,7 @@ from jobs import services
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobs.validation import job_body, validate_job
 from jobsite.actions import JOBS_PAUSE, JOBS_RESUME, JOBS_START, JOBS_STOP
-from jobsite.errors import DomainError
-from tasks.admin import (
+from jobsite.admin import (
     PrivilegedActions,
     ReadOnlyByDefault,
     ViewOnly,
@@ -33,6 +32,7 @@ from tasks.admin import (
     json_display,
     privileged_action,
 )
+from jobsite.errors import DomainError
 from tasks.models import Node
 
 

@@ -32,7 +32,7 @@ class JobListView(ConsoleView):
         page = Paginator(jobs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
         latest = selectors.latest_executions(job.job_id for job in page)
         rows = [(job, latest.get(job.job_id)) for job in page]
-        return render(request, "console/jobs.html", {
+        return render(request, "jobs/jobs.html", {
             "page": page, "rows": rows, "name": name, "query": urlencode({"name": name}) if name else "",
         })
 
@@ -49,7 +49,7 @@ class JobDetailView(ConsoleView):
         job = services.get_job(job_id)
         executions = list(job.executions.order_by("-created")[:EXECUTIONS_SHOWN])
         latest = executions[0] if executions else None
-        return render(request, "console/job.html", {
+        return render(request, "jobs/job.html", {
             "job": job,
             "spec_json": json.dumps(job.spec, indent=2, ensure_ascii=False),
             "latest": latest,

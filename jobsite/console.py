@@ -1,23 +1,20 @@
-"""What every console page shares: the privilege check, login and logout, and the template context.
+"""What every console page shares: the privilege check, the button plumbing, and the template context.
 
 Console views declare their actions exactly as API views do (`action_by_method`, checked against the one
-table in jobsite/privileges.py). A visitor who is not logged in and may not see the page is sent to the
-login page; a logged-in user without the privilege gets a 403 page naming the privileges that grant it.
-State changes are POST forms with Django's CSRF token, and each answers with a redirect (POST/redirect/GET).
+table in jobsite/access/privileges.py). A visitor who is not logged in and may not see the page is sent to
+the login page; a logged-in user without the privilege gets a 403 page naming the privileges that grant
+it. State changes are POST forms with Django's CSRF token, and each answers with a redirect
+(POST/redirect/GET). Logging in and out are access control's pages (jobsite/access/views.py).
 """
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views import View
 
-from jobsite import login_limit
+from jobsite.access.privileges import ACTION_PRIVILEGES, action_of, may, privileges_of, refusal
 from jobsite.errors import DomainError
-from jobsite.privileges import ACTION_PRIVILEGES, action_of, may, privileges_of, refusal
 
 
 class ConsoleView(View):
@@ -37,7 +34,7 @@ class ConsoleView(View):
         try:
             return super().dispatch(request, *args, **kwargs)
         except DomainError as error:  # e.g. a job id that does not exist: its message, its status
-            return render(request, "console/error.html", {"message": error.message}, status=error.status_code)
+            return render(request, "error.html", {"message": error.message}, status=error.status_code)
 
     def actor(self) -> str:
         return self.request.user.get_username() or "anonymous"
@@ -65,57 +62,6 @@ class ConsoleAction(ConsoleView):
 
     def get_success_url(self) -> str:
         return self.success_url
-
-
-class RateLimitedAuthenticationForm(AuthenticationForm):
-    """Django's login form, refusing a user name and address that failed too often (jobsite/login_limit.py)."""
-
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "too_many_attempts": "Too many failed logins for this user from this address; try again in %(minutes)s minutes.",
-    }
-
-    def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        client = login_limit.client_address(self.request)
-        if login_limit.is_blocked(username, client):
-            self.too_many_attempts = True
-            minutes = max(1, round(login_limit.window_seconds() / 60))
-            raise forms.ValidationError(
-                self.error_messages["too_many_attempts"], code="too_many_attempts", params={"minutes": minutes}
-            )
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            login_limit.record_failure(username, client)
-            raise
-
-
-class LoginView(auth_views.LoginView):
-    form_class = RateLimitedAuthenticationForm
-    template_name = "console/login.html"
-    redirect_authenticated_user = True
-    action_by_method = {"post": "console:login"}  # audited, open to all
-
-    def form_valid(self, form):
-        self.request._audit_target = form.get_user().get_username()
-        return super().form_valid(form)
-
-    def form_invalid(self, form):
-        response = super().form_invalid(form)
-        self.request._audit_target = form.data.get("username", "")
-        if getattr(form, "too_many_attempts", False):
-            response.status_code = 429
-            response["Retry-After"] = str(login_limit.window_seconds())
-        # The page answers 200 (the form again, with the error); the audit records a refused login.
-        self.request._audit_status = 429 if response.status_code == 429 else 401
-        return response
-
-
-class LogoutView(auth_views.LogoutView):
-    """POST only (Django's own rule): a link or an image on another site cannot log anyone out."""
-
-    action_by_method = {"post": "console:logout"}
 
 
 def home(request):

@@ -12,7 +12,7 @@ import time
 from django.db import connection, transaction
 
 from jobs.engine.reaper import reap
-from tasks.audit import purge_old_entries
+from jobsite.access.audit import purge_old_entries
 from jobsite.conf import conf
 from tasks import registry
 from tasks.nodes import this_node_id

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     # Before django_q: Django takes a management command from the first app that has it, and jobsite's
     # `qcluster` runs django-q2's with the node's housekeeping beside it.
     "jobsite",
+    "jobsite.access",
     "django_q",
     "tasks",
     "jobs",
@@ -58,7 +59,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "tasks.audit.AuditMiddleware",
+    "jobsite.access.audit.AuditMiddleware",
 ]
 
 ROOT_URLCONF = "jobsite.urls"
@@ -156,12 +157,12 @@ REST_FRAMEWORK = {
     ],
     # Basic first, so an anonymous request is answered 401 with a WWW-Authenticate challenge.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "jobsite.api.authentication.CachedBasicAuthentication",
-        "tasks.tokens.TokenAuthentication",
-        "tasks.tokens.ApiKeyAuthentication",
+        "jobsite.access.authentication.CachedBasicAuthentication",
+        "jobsite.access.authentication.TokenAuthentication",
+        "jobsite.access.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["jobsite.privileges.ActionPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["jobsite.access.privileges.ActionPermission"],
     "EXCEPTION_HANDLER": "jobsite.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

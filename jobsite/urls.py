@@ -8,11 +8,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from jobs import urls as jobs_console
 from jobs.api.urls import txt_urlpatterns
 from jobs.api.urls import urlpatterns as job_routes
+from jobsite import console
+from jobsite.access import urls as access_console
 from jobsite.api.catchall import CatchAllView
 from jobsite.api.routes import re_path_any_case
-from jobsite import console
 from jobsite.api.views import HealthView, InfoView
-from tasks import urls as tasks_console
 
 teraslice_routes = [
     re_path(r"^$", InfoView.as_view(), name="info"),
@@ -21,10 +21,8 @@ teraslice_routes = [
 
 console_routes = [
     path("", console.home, name="home"),
-    path("login/", console.LoginView.as_view(), name="login"),
-    path("logout/", console.LogoutView.as_view(), name="logout"),
+    *access_console.urlpatterns,
     *jobs_console.urlpatterns,
-    *tasks_console.urlpatterns,
 ]
 
 urlpatterns = [

@@ -8,16 +8,16 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from jobs.models import Execution, ExecutionTransition, Job
-from jobsite.admin import grant_privilege_permissions
-from jobsite.privileges import (
+from jobsite.access.models import ApiToken, AuditEntry
+from jobsite.access.privileges import (
     ACTION_PRIVILEGES,
     MANAGE,
     MANAGE_ML,
     MANAGE_ROLLUP,
     MONITOR,
 )
-from tasks.models import ApiToken, AuditEntry
-from tasks.tokens import create_token
+from jobsite.access.tokens import create_token
+from jobsite.admin import grant_privilege_permissions
 from tests.test_admin import admin_url, make_execution, make_job
 
 PASSWORD = "admin-privileges-test-password"
@@ -109,7 +109,7 @@ def test_the_admin_login_page_itself_sends_people_on(client, user_with, settings
 
 def test_each_privilege_group_holds_its_django_permissions(user_with):
     manage = user_with(MANAGE)
-    assert manage.has_perms(["jobs.change_job", "jobs.delete_job", "tasks.add_apitoken", "auth.change_user"])
+    assert manage.has_perms(["jobs.change_job", "jobs.delete_job", "access.add_apitoken", "auth.change_user"])
     for privilege in NOT_MANAGING:
         user = user_with(privilege)
         assert user.has_perms(["jobs.view_job", "jobs.view_execution", "assets.view_asset", "tasks.view_task"])
@@ -127,7 +127,7 @@ def test_granting_restores_groups_and_permissions_and_changes_nothing_twice(db):
 
     assert {g.name: set(g.permissions.values_list("pk", flat=True)) for g in Group.objects.all()} == granted
     assert len(granted[MANAGE]) == Permission.objects.filter(
-        content_type__app_label__in=["jobs", "assets", "tasks", "auth", "django_q"]
+        content_type__app_label__in=["jobs", "assets", "tasks", "access", "auth", "django_q"]
     ).count()
     assert Permission.objects.get(codename="view_job") in Group.objects.get(name=MONITOR).permissions.all()
 

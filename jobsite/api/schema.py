@@ -16,7 +16,7 @@ def deduplicate_teraslice_mounts(endpoints):
 class CachedBasicScheme(OpenApiAuthenticationExtension):
     """Our Basic authentication is HTTP Basic to clients."""
 
-    target_class = "jobsite.api.authentication.CachedBasicAuthentication"
+    target_class = "jobsite.access.authentication.CachedBasicAuthentication"
     name = "basicAuth"
 
     def get_security_definition(self, auto_schema):
@@ -24,7 +24,7 @@ class CachedBasicScheme(OpenApiAuthenticationExtension):
 
 
 class TokenScheme(OpenApiAuthenticationExtension):
-    target_class = "tasks.tokens.TokenAuthentication"
+    target_class = "jobsite.access.authentication.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
@@ -32,7 +32,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "tasks.tokens.ApiKeyAuthentication"
+    target_class = "jobsite.access.authentication.ApiKeyAuthentication"
     name = "apiKeyAuth"
 
     def get_security_definition(self, auto_schema):

@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import Group
 from drf_spectacular.generators import EndpointEnumerator
 
+from jobsite.access.privileges import PRIVILEGES, action_of, privileges_granting
 from jobsite.api.catchall import CatchAllView
-from jobsite.privileges import PRIVILEGES, action_of, privileges_granting
 from tests.api.helpers import hashed
 
 PASSWORD = "privileges-test-password"

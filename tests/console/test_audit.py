@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from tasks.models import AuditEntry
+from jobsite.access.models import AuditEntry
 
 
 def entry(**fields):

@@ -3,7 +3,7 @@
 import pytest
 
 from jobs.models import Execution, Job
-from tasks.models import AuditEntry
+from jobsite.access.models import AuditEntry
 
 SPEC = {"name": "console-job", "workers": 1, "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
 

@@ -4,7 +4,7 @@ import io
 import time
 
 from jobs.models import Execution, Job
-from tasks.models import AuditEntry
+from jobsite.access.models import AuditEntry
 from tests.console.conftest import console_client, make_user
 
 SPEC = {"name": "console-login", "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}

@@ -8,8 +8,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from jobs.models import Job
+from jobsite.access.privileges import PRIVILEGES, action_of, privileges_granting
 from jobsite.console import ConsoleView
-from jobsite.privileges import PRIVILEGES, action_of, privileges_granting
 from tests.console.conftest import console_client, make_user
 
 # Open by design: the login page itself, logging out, the console's front door (a redirect to the jobs

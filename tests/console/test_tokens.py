@@ -5,8 +5,8 @@ import re
 
 import httpx
 
-from tasks.models import ApiToken, AuditEntry
-from tasks.tokens import create_token, digest
+from jobsite.access.models import ApiToken, AuditEntry
+from jobsite.access.tokens import create_token, digest
 from tests.console.conftest import console_client, make_user
 
 

@@ -1,10 +1,36 @@
-"""Console forms for tokens and the audit log."""
+"""Console forms of access control: the rate-limited login, a new API token, the audit log's filters."""
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 
-from tasks.models import ApiToken
+from jobsite.access import login_limit
+from jobsite.access.models import ApiToken
 
 OUTCOMES = [("", "any"), ("success", "success"), ("refused", "refused (401/403)"), ("failed", "failed")]
+
+
+class RateLimitedAuthenticationForm(AuthenticationForm):
+    """Django's login form, refusing a user name and address that failed too often (jobsite/access/login_limit.py)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "too_many_attempts": "Too many failed logins for this user from this address; try again in %(minutes)s minutes.",
+    }
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        client = login_limit.client_address(self.request)
+        if login_limit.is_blocked(username, client):
+            self.too_many_attempts = True
+            minutes = max(1, round(login_limit.window_seconds() / 60))
+            raise forms.ValidationError(
+                self.error_messages["too_many_attempts"], code="too_many_attempts", params={"minutes": minutes}
+            )
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            login_limit.record_failure(username, client)
+            raise
 
 
 class TokenForm(forms.ModelForm):

@@ -1,12 +1,13 @@
-"""The audit log: every state-changing request (API, console, admin), refused ones included."""
+"""The audit log's writer and its retention: every state-changing request (API, console, admin), refused
+ones included, recorded by a middleware; entries past JOBSITE_AUDIT_DAYS purged by the worker nodes."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 from rest_framework.permissions import SAFE_METHODS
 
-from jobsite.privileges import action_of
-from tasks.models import AuditEntry
+from jobsite.access.models import AuditEntry
+from jobsite.access.privileges import action_of
 from jobsite.conf import conf
 
 TARGET_KWARGS = ("job_id", "ex_id", "key_id", "object_id")

@@ -7,6 +7,7 @@ JOBSITE_LOGIN_ATTEMPTS failures within JOBSITE_LOGIN_WINDOW_SECONDS, then refusa
 import hashlib
 
 from django.core.cache import cache
+
 from jobsite.conf import conf
 
 

@@ -7,35 +7,36 @@ route added later is protected from birth.
 """
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from jobsite import actions
 from jobsite.conf import conf
 
 MONITOR, MANAGE_ROLLUP, MANAGE_ML, MANAGE = "monitor", "manage_rollup", "manage_ml", "manage"
 PRIVILEGES = (MONITOR, MANAGE_ROLLUP, MANAGE_ML, MANAGE)
 
-READ = "cluster:monitor/read"
 READERS = PRIVILEGES
 CONTROLLERS = (MANAGE_ROLLUP, MANAGE)  # start, stop, pause, resume
 CLOSERS = (MANAGE_ML, MANAGE)  # close, open
 
 ACTION_PRIVILEGES = {
-    READ: READERS,
-    "cluster:admin/jobs/start": CONTROLLERS,
-    "cluster:admin/jobs/stop": CONTROLLERS,
-    "cluster:admin/jobs/pause": CONTROLLERS,
-    "cluster:admin/jobs/resume": CONTROLLERS,
-    "cluster:admin/jobs/close": CLOSERS,
-    "cluster:admin/jobs/open": CLOSERS,
-    "cluster:admin/jobs/submit": (MANAGE,),
-    "cluster:admin/jobs/update": (MANAGE,),
-    "cluster:admin/jobs/delete": (MANAGE,),
-    "cluster:admin/jobs/recover": (MANAGE,),
-    "cluster:admin/jobs/workers": (MANAGE,),
-    "cluster:admin/tasks/cancel": (MANAGE,),
+    actions.READ: READERS,
+    actions.JOBS_START: CONTROLLERS,
+    actions.JOBS_STOP: CONTROLLERS,
+    actions.JOBS_PAUSE: CONTROLLERS,
+    actions.JOBS_RESUME: CONTROLLERS,
+    actions.JOBS_CLOSE: CLOSERS,
+    actions.JOBS_OPEN: CLOSERS,
+    actions.JOBS_SUBMIT: (MANAGE,),
+    actions.JOBS_UPDATE: (MANAGE,),
+    actions.JOBS_DELETE: (MANAGE,),
+    actions.JOBS_RECOVER: (MANAGE,),
+    actions.JOBS_WORKERS: (MANAGE,),
+    actions.TASKS_CANCEL: (MANAGE,),
     # Anyone holding a privilege may keep API tokens for themselves; admins manage everybody's.
-    "cluster:monitor/tokens/own": READERS,
-    "cluster:admin/tokens/revoke": (MANAGE,),  # anybody's token, from the admin
+    actions.TOKENS_OWN: READERS,
+    actions.TOKENS_REVOKE: (MANAGE,),  # anybody's token, from the admin
     # The Django admin edits any row by hand, so it is `manage` only.
-    "cluster:admin/site": (MANAGE,),
+    actions.SITE: (MANAGE,),
 }
 UNDECLARED_WRITE = (MANAGE,)
 
@@ -47,7 +48,7 @@ def action_of(view, method: str) -> str:
     declared = getattr(view, "action_by_method", {}).get(method.lower())
     if declared:
         return declared
-    return READ if method in SAFE_METHODS else f"{type(view).__name__}:{method.lower()}"
+    return actions.READ if method in SAFE_METHODS else f"{type(view).__name__}:{method.lower()}"
 
 
 def privileges_granting(action: str) -> tuple[str, ...]:

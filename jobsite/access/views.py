@@ -1,21 +1,50 @@
-"""Console pages of the tasks app: your API tokens, and the audit log."""
+"""Console pages of access control: logging in and out, your API tokens, and the audit log."""
 
+from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.shortcuts import render
 from django.urls import reverse
 
+from jobsite import actions
+from jobsite.access import login_limit
+from jobsite.access.forms import AuditFilterForm, RateLimitedAuthenticationForm, TokenForm
+from jobsite.access.models import AuditEntry
+from jobsite.access.tokens import api_key_value, create_token, revoke_token
 from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import NotFound
-from tasks.forms import AuditFilterForm, TokenForm
-from tasks.models import AuditEntry
-from tasks.tokens import api_key_value, create_token, revoke_token
 
-OWN_TOKENS = "cluster:monitor/tokens/own"
 AUDIT_PAGE_SIZE = 50
 
 
+class LoginView(auth_views.LoginView):
+    form_class = RateLimitedAuthenticationForm
+    template_name = "access/login.html"
+    redirect_authenticated_user = True
+    action_by_method = {"post": actions.CONSOLE_LOGIN}  # audited, open to all
+
+    def form_valid(self, form):
+        self.request._audit_target = form.get_user().get_username()
+        return super().form_valid(form)
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        self.request._audit_target = form.data.get("username", "")
+        if getattr(form, "too_many_attempts", False):
+            response.status_code = 429
+            response["Retry-After"] = str(login_limit.window_seconds())
+        # The page answers 200 (the form again, with the error); the audit records a refused login.
+        self.request._audit_status = 429 if response.status_code == 429 else 401
+        return response
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django's own rule): a link or an image on another site cannot log anyone out."""
+
+    action_by_method = {"post": actions.CONSOLE_LOGOUT}
+
+
 class TokensView(ConsoleView):
-    action_by_method = {"get": OWN_TOKENS}
+    action_by_method = {"get": actions.TOKENS_OWN}
     login_required = True
 
     def get(self, request):
@@ -23,7 +52,7 @@ class TokensView(ConsoleView):
 
 
 def tokens_page(request, form, new_key=None, status=200):
-    return render(request, "console/tokens.html", {
+    return render(request, "access/tokens.html", {
         "tokens": request.user.api_tokens.all(), "form": form, "new_key": new_key,
     }, status=status)
 
@@ -31,7 +60,7 @@ def tokens_page(request, form, new_key=None, status=200):
 class TokenCreateView(ConsoleView):
     """Shows the new key on the answer to the POST itself, once: it is never stored, so never shown again."""
 
-    action_by_method = {"post": OWN_TOKENS}
+    action_by_method = {"post": actions.TOKENS_OWN}
     login_required = True
     http_method_names = ["post"]
 
@@ -51,7 +80,7 @@ class TokenCreateView(ConsoleView):
 
 
 class TokenRevokeView(ConsoleAction):
-    action_by_method = {"post": OWN_TOKENS}
+    action_by_method = {"post": actions.TOKENS_OWN}
     login_required = True
 
     def perform(self, request, key_id):
@@ -77,6 +106,6 @@ class AuditView(ConsoleView):
         page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
-        return render(request, "console/audit.html", {
+        return render(request, "access/audit.html", {
             "form": form, "page": page, "query": query.urlencode(),
         }, status=400 if form.is_bound and form.errors else 200)
