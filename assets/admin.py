@@ -19,7 +19,15 @@ class AssetAdmin(ViewOnly, admin.ModelAdmin):
     date_hierarchy = "created"
     ordering = ["-created"]
     fields = [
-        "id", "name", "version", "description", "size_display", "node_version", "platform", "arch", "created",
+        "id",
+        "name",
+        "version",
+        "description",
+        "size_display",
+        "node_version",
+        "platform",
+        "arch",
+        "created",
         "metadata_json",
     ]
 

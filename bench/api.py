@@ -30,9 +30,7 @@ class Api:
     def call(self, method: str, path: str, **kwargs):
         response = self.client.request(method, path, **kwargs)
         if response.status_code >= 400:
-            raise BenchError(
-                f"{method} {path} -> {response.status_code}: {response.text[:500]}"
-            )
+            raise BenchError(f"{method} {path} -> {response.status_code}: {response.text[:500]}")
         return response.json()
 
     def submit(self, spec: dict, *, start: bool = True) -> dict:

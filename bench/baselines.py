@@ -51,9 +51,7 @@ def django_q_throughput(tasks: int, timeout: float) -> dict:
         try:
             left_time = max(5.0, timeout - enqueued)
             what = "the django-q2 tasks"
-            wait_for(
-                lambda: not ours.exists(), timeout=left_time, interval=0.05, what=what
-            )
+            wait_for(lambda: not ours.exists(), timeout=left_time, interval=0.05, what=what)
             timed_out = False
         except BenchError:
             timed_out = True
@@ -102,9 +100,7 @@ def pgbench_tps(stack: Stack, seconds: int) -> dict:
         text=True,
         timeout=seconds + 60,
     )
-    match = re.search(
-        r"tps = ([\d.]+) \(without initial connection time\)", result.stdout
-    )
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", result.stdout)
     if not match:
         raise BenchError(f"no tps in pgbench output:\n{result.stdout}\n{result.stderr}")
     tps = round(float(match.group(1)), 1)
@@ -168,15 +164,12 @@ def _generate_share(spec: dict, requests: list[dict], barrier) -> None:
         pipeline.run(request, f"bench-{i}")
 
 
-def parallel_generation_speed(
-    spec: dict, records: int, slice_size: int, processes: int
-) -> dict:
+def parallel_generation_speed(spec: dict, records: int, slice_size: int, processes: int) -> dict:
     """Records/s of `processes` plain processes generating the same records at once (no engine, no
     database): what this machine gives that many processes right now, whatever else runs on it."""
     connections.close_all()  # forked children must not share this process's database connection
     requests = [
-        {"count": min(slice_size, records - start), "processed": start}
-        for start in range(0, records, slice_size)
+        {"count": min(slice_size, records - start), "processed": start} for start in range(0, records, slice_size)
     ]
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(processes + 1)

@@ -82,9 +82,7 @@ def run_benchmark(stack: Stack, args) -> dict:
 
     log(f"baseline: {args.q_tasks} django-q2 no-op tasks")
     start = meter.snapshot()
-    q = results["django_q"] = baselines.django_q_throughput(
-        args.q_tasks, timeout=args.q_timeout
-    )
+    q = results["django_q"] = baselines.django_q_throughput(args.q_tasks, timeout=args.q_timeout)
     q["cpu"] = meter.delta(start, meter.snapshot())
     log(f"  {q['per_s']} tasks/s ({q['done']}/{args.q_tasks} done)")
 
@@ -93,9 +91,7 @@ def run_benchmark(stack: Stack, args) -> dict:
     run1, _ = runs.watched_run(stack, labels, meter, spec, 30 + args.slices / 150)
     run1["per_s"] = round(run1["processed"] / run1["seconds"], 1)
     if run1["steady_seconds"]:
-        run1["steady_per_s"] = round(
-            (run1["processed"] - 1) / run1["steady_seconds"], 1
-        )
+        run1["steady_per_s"] = round((run1["processed"] - 1) / run1["steady_seconds"], 1)
     if run1.get("server_seconds"):
         run1["server_per_s"] = round(run1["processed"] / run1["server_seconds"], 1)
     results["slices"] = run1
@@ -103,28 +99,19 @@ def run_benchmark(stack: Stack, args) -> dict:
 
     spec = runs.record_job(args.records, args.slice_size, args.workers)
     log(f"baseline: generating {args.records} records in this process")
-    one = results["generation"] = baselines.generation_speed(
-        spec, args.records, args.slice_size
-    )
+    one = results["generation"] = baselines.generation_speed(spec, args.records, args.slice_size)
     many = results["parallel_generation"] = baselines.parallel_generation_speed(
         spec, args.records, args.slice_size, args.workers
     )
-    log(
-        f"  {one['per_s']} records/s in one process, "
-        f"{many['per_s']} records/s in {args.workers} at once"
-    )
+    log(f"  {one['per_s']} records/s in one process, {many['per_s']} records/s in {args.workers} at once")
 
-    log(
-        f"run 2: {args.records} records, slice size {args.slice_size}, {args.workers} workers"
-    )
+    log(f"run 2: {args.records} records, slice size {args.slice_size}, {args.workers} workers")
     # Polled slowly: the figures come from server-side times, and polling would compete with the
     # workers.
     timeout = 30 + args.records / 20_000
     run2, watch = runs.watched_run(stack, labels, meter, spec, timeout, interval=0.5)
     run2["records"] = min(run2["processed"] * args.slice_size, args.records)
-    run2["per_s"] = round(
-        run2["records"] / (run2.get("server_seconds") or run2["seconds"])
-    )
+    run2["per_s"] = round(run2["records"] / (run2.get("server_seconds") or run2["seconds"]))
     if run2["steady_seconds"]:
         steady_records = args.slice_size * (run2["processed"] - 1)
         run2["steady_per_s"] = round(steady_records / run2["steady_seconds"])
@@ -136,12 +123,8 @@ def run_benchmark(stack: Stack, args) -> dict:
     results["first_slice"] = runs.first_slice_latency(api, args.latency_runs)
     log(f"  median {results['first_slice']['median_s']} s")
 
-    log(
-        f"latency: graceful stop with {args.stop_workers} busy workers, {args.stop_runs} runs"
-    )
-    results["stop"] = runs.stop_latency(
-        api, args.stop_runs, args.stop_workers, args.delay_ms
-    )
+    log(f"latency: graceful stop with {args.stop_workers} busy workers, {args.stop_runs} runs")
+    results["stop"] = runs.stop_latency(api, args.stop_runs, args.stop_workers, args.delay_ms)
     log(f"  median {results['stop']['median_s']} s")
     results["load_avg_end"] = load_average()
     return results
@@ -150,17 +133,13 @@ def run_benchmark(stack: Stack, args) -> dict:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     flag = parser.add_argument
-    flag(
-        "--quick", action="store_true", help="small sizes, to check the benchmark works"
-    )
+    flag("--quick", action="store_true", help="small sizes, to check the benchmark works")
     flag(
         "--slices",
         type=int,
         help="run 1: one-record slices (default 20000; quick 2000)",
     )
-    flag(
-        "--q-tasks", type=int, help="django-q2 baseline tasks (default 2000; quick 300)"
-    )
+    flag("--q-tasks", type=int, help="django-q2 baseline tasks (default 2000; quick 300)")
     flag(
         "--q-timeout",
         type=float,
@@ -171,9 +150,7 @@ def parse_args(argv=None):
     flag("--slice-size", type=int, default=5000, help="run 2: records per slice")
     flag("--workers", type=int, default=2, help="workers of runs 1 and 2")
     flag("--pgbench-seconds", type=int, help="pgbench -T (default 15; quick 5)")
-    flag(
-        "--latency-runs", type=int, help="first-slice latency runs (default 5; quick 3)"
-    )
+    flag("--latency-runs", type=int, help="first-slice latency runs (default 5; quick 3)")
     flag("--stop-runs", type=int, help="stop latency runs (default 3; quick 2)")
     flag("--stop-workers", type=int, default=4, help="busy workers when stopping")
     flag("--delay-ms", type=int, default=200, help="delay processor of the stop job")

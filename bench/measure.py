@@ -100,9 +100,7 @@ class CpuMeter:
                 try:
                     t = proc.cpu_times()
                     # What this process reaped (manage.py, the generation baseline) is not the bench's work.
-                    reaped = (
-                        0.0 if group == "bench" else t.children_user + t.children_system
-                    )
+                    reaped = 0.0 if group == "bench" else t.children_user + t.children_system
                     rows[proc.pid] = (t.user + t.system, reaped)
                     self.labels.see(proc, group)
                 except psutil.Error:
@@ -123,8 +121,7 @@ class CpuMeter:
                 per_process.append((used, pid, self.labels.get(pid)))
         per_process.sort(reverse=True)
         result["top"] = [
-            {"pid": pid, "what": label, "cpu_pct": round(100 * used / wall, 1)}
-            for used, pid, label in per_process[:6]
+            {"pid": pid, "what": label, "cpu_pct": round(100 * used / wall, 1)} for used, pid, label in per_process[:6]
         ]
         return result
 
@@ -205,11 +202,7 @@ class Watch(threading.Thread):
         if first is None:
             return {}
         done = max(state.get("completed", 0) for state in states)
-        pending = [
-            state.get("pending", 0)
-            for state in states[first:]
-            if state.get("completed", 0) < done
-        ]
+        pending = [state.get("pending", 0) for state in states[first:] if state.get("completed", 0) < done]
         if not pending:
             return {}
         return {
@@ -221,10 +214,7 @@ class Watch(threading.Thread):
 
     def top_queries(self, n=4) -> list[dict]:
         total = max(self.query_samples, 1)
-        return [
-            {"query": q, "active_pct": round(100 * c / total)}
-            for q, c in self.queries.most_common(n)
-        ]
+        return [{"query": q, "active_pct": round(100 * c / total)} for q, c in self.queries.most_common(n)]
 
     def memory(self) -> dict:
         """Peak RSS per process, and its growth from the first third of the run to the last third."""

@@ -11,9 +11,7 @@ def figures(results: dict, args) -> list[dict]:
     """Every figure with its baseline, ratio, target and verdict."""
     rows = []
 
-    def add(
-        key, name, value, unit, *, baseline=None, ratio=None, target, ok, verdict=None
-    ):
+    def add(key, name, value, unit, *, baseline=None, ratio=None, target, ok, verdict=None):
         rows.append(
             {
                 "key": key,
@@ -24,15 +22,11 @@ def figures(results: dict, args) -> list[dict]:
                 "ratio": ratio,
                 "target": target,
                 "pass": bool(ok),
-                "verdict": ""
-                if target == "(info)"
-                else verdict or ("PASS" if ok else "FAIL"),
+                "verdict": "" if target == "(info)" else verdict or ("PASS" if ok else "FAIL"),
             }
         )
 
-    def info(
-        key, name, value, unit, **kwargs
-    ):  # shown for a person, judged by no target
+    def info(key, name, value, unit, **kwargs):  # shown for a person, judged by no target
         add(key, name, value, unit, target="(info)", ok=True, **kwargs)
 
     s, q, pg = results["slices"], results["django_q"], results["pgbench"]
@@ -169,11 +163,7 @@ def print_report(rows: list[dict], results: dict, args):
         f"an API GET takes {cost['api_get_ms']} ms, /healthz {cost['healthz_ms']} ms"
     )
     for i, row in enumerate(table):
-        print(
-            "  ".join(
-                str(cell).ljust(width) for cell, width in zip(row, widths)
-            ).rstrip()
-        )
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
         if i == 0:
             print("  ".join("-" * width for width in widths))
     print()
@@ -191,9 +181,7 @@ def print_cpu(results: dict):
     for name, key in runs:
         cpu = results[key]["cpu"]
         groups = ", ".join(f"{group} {pct}%" for group, pct in cpu["groups"].items())
-        top = ", ".join(
-            f"{t['what']} [{t['pid']}] {t['cpu_pct']}%" for t in cpu["top"][:4]
-        )
+        top = ", ".join(f"{t['what']} [{t['pid']}] {t['cpu_pct']}%" for t in cpu["top"][:4])
         print(f"  {name}: {groups}\n    busiest: {top}")
     for name, key in (("run 1", "slices"), ("run 2", "records")):
         queue = results[key].get("queue")
@@ -213,15 +201,11 @@ def print_cpu(results: dict):
 def print_memory(memory: dict):
     if not memory.get("processes"):
         return
-    print(
-        "worker-node processes during run 2 (peak RSS MB; first third -> last third):"
-    )
+    print("worker-node processes during run 2 (peak RSS MB; first third -> last third):")
     for p in memory["processes"][:8]:
         change = "-"
         if "growth_pct" in p:
-            change = (
-                f"{p['first_third_mb']} -> {p['last_third_mb']} ({p['growth_pct']:+}%)"
-            )
+            change = f"{p['first_third_mb']} -> {p['last_third_mb']} ({p['growth_pct']:+}%)"
         print(f"  [{p['pid']}] {p['what']:<24} {p['peak_mb']:>7}  {change}")
 
 

@@ -90,16 +90,12 @@ def request_cost(api: Api) -> dict:
         return round(1000 * statistics.median(times), 1)
 
     return {
-        "api_get_ms": median_ms(
-            lambda: api.call("GET", "/v1/jobs", params={"size": 1})
-        ),
+        "api_get_ms": median_ms(lambda: api.call("GET", "/v1/jobs", params={"size": 1})),
         "healthz_ms": median_ms(lambda: api.client.get("/healthz", auth=None)),
     }
 
 
-def once_run(
-    api: Api, spec: dict, timeout: float, watch: Watch, interval: float = 0.1
-) -> dict:
+def once_run(api: Api, spec: dict, timeout: float, watch: Watch, interval: float = 0.1) -> dict:
     """Submit-and-start a `once` job; time it from the request to the completed status, polling every
     `interval` s (the server-side times from the history do not depend on it)."""
     began = time.monotonic()
@@ -124,9 +120,7 @@ def once_run(
         return result
     ended = [t["at"] for t in api.history(ex_id) if t["to"] == record["_status"]]
     if ended:
-        took = datetime.fromisoformat(ended[-1]) - datetime.fromisoformat(
-            record["_created"]
-        )
+        took = datetime.fromisoformat(ended[-1]) - datetime.fromisoformat(record["_created"])
         result["server_seconds"] = round(took.total_seconds(), 3)
     return result
 
@@ -166,9 +160,7 @@ def steady_seconds(ex_id: str) -> float | None:
 
 def worker_loop_pids(ex_id: str) -> set[int]:
     """Worker loops write `node:pid:number:token` as the holder of the slices they claim."""
-    holders = (
-        slices_of(ex_id).exclude(holder="").values_list("holder", flat=True).distinct()
-    )
+    holders = slices_of(ex_id).exclude(holder="").values_list("holder", flat=True).distinct()
     parts = [holder.split(":") for holder in holders]
     return {int(p[1]) for p in parts if len(p) >= 4 and p[1].isdigit()}
 

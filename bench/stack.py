@@ -91,9 +91,7 @@ class Stack:
         port = free_port()
         uvicorn = ["-m", "uvicorn", "jobsite.asgi:application", "--host", "127.0.0.1"]
         quiet = ["--log-level", "warning", "--no-access-log"]
-        self.spawn(
-            "web", [PYTHON, *uvicorn, "--port", str(port), *quiet], self.node_env("web")
-        )
+        self.spawn("web", [PYTHON, *uvicorn, "--port", str(port), *quiet], self.node_env("web"))
         self.spawn(
             "worker",
             [PYTHON, "-m", "jobsite.run", "--role", "worker"],
@@ -204,17 +202,13 @@ class Stack:
     def dump_logs(self):
         for name, path in self.logs.items():
             if path.exists() and path.stat().st_size:
-                print(
-                    f"--- last lines of {name} log ---\n{tail(path)}", file=sys.stderr
-                )
+                print(f"--- last lines of {name} log ---\n{tail(path)}", file=sys.stderr)
 
 
 def _die_with_parent():
     # As jobsite.run does for its children (its helper is private to that module).
     with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(
-            1, signal.SIGTERM
-        )  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:

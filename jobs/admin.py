@@ -18,8 +18,8 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.html import format_html_join
 
-from jobs.lifecycle import SliceState
 from jobs import services
+from jobs.lifecycle import SliceState
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobs.validation import job_body, validate_job
 from jobsite.actions import JOBS_PAUSE, JOBS_RESUME, JOBS_START, JOBS_STOP
@@ -68,7 +68,9 @@ class JobForm(forms.ModelForm):
             raise forms.ValidationError(f"Job {self.instance.pk} has been deleted and cannot be updated.")
         if not self.instance.pk and isinstance(spec, dict) and "job_id" in spec:
             raise forms.ValidationError("Job cannot include a job_id on submit")
-        deactivating = self.instance.pk and self.instance.active and isinstance(spec, dict) and spec.get("active") is False
+        deactivating = (
+            self.instance.pk and self.instance.active and isinstance(spec, dict) and spec.get("active") is False
+        )
         try:
             if not deactivating:
                 validate_job(job_body(spec))
@@ -88,7 +90,16 @@ class JobAdmin(PrivilegedActions, ReadOnlyByDefault, admin.ModelAdmin):
     date_hierarchy = "created"
     ordering = ["-updated"]
     fields = [
-        "job_id", "name", "spec", "active", "state", "executions", "created", "updated", "deleted", "deleted_on",
+        "job_id",
+        "name",
+        "spec",
+        "active",
+        "state",
+        "executions",
+        "created",
+        "updated",
+        "deleted",
+        "deleted_on",
     ]
     editable_fields = ["spec"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
@@ -147,9 +158,19 @@ class ExecutionAdmin(PrivilegedActions, HandEdited, admin.ModelAdmin):
         (None, {"fields": ["ex_id", "name", "job_link", "status", "has_errors", "failure_reason"]}),
         ("Work", {"fields": ["workers", "slices", "controller", "controller_heartbeat"]}),
         ("Recovery", {"fields": ["recovered_from", "recovered_slice_type"]}),
-        ("Data", {"classes": ["collapse"], "fields": [
-            "config_json", "slicer_stats_json", "checkpoint_json", "analytics_json", "metadata_json",
-        ]}),
+        (
+            "Data",
+            {
+                "classes": ["collapse"],
+                "fields": [
+                    "config_json",
+                    "slicer_stats_json",
+                    "checkpoint_json",
+                    "analytics_json",
+                    "metadata_json",
+                ],
+            },
+        ),
         ("Dates", {"fields": ["created", "updated", "deleted", "deleted_on"]}),
     ]
     # Workers change live through `_workers` (API or console), which the engine follows; not here.
@@ -227,7 +248,14 @@ class ExecutionTransitionAdmin(ViewOnly, admin.ModelAdmin):
 @admin.register(Slice)
 class SliceAdmin(HandEdited, admin.ModelAdmin):
     list_display = [
-        "slice_id", "execution_link", "slicer_id", "slicer_order", "state", "retry_count", "holder", "heartbeat",
+        "slice_id",
+        "execution_link",
+        "slicer_id",
+        "slicer_order",
+        "state",
+        "retry_count",
+        "holder",
+        "heartbeat",
         "updated",
     ]
     # No execution filter: it would list every execution. Execution pages link to their slices instead.
@@ -239,8 +267,18 @@ class SliceAdmin(HandEdited, admin.ModelAdmin):
     ordering = ["-id"]
     show_full_result_count = False
     fields = [
-        "slice_id", "execution_link", "slicer_id", "slicer_order", "state", "request_json", "error", "retry_count",
-        "holder", "heartbeat", "created", "updated",
+        "slice_id",
+        "execution_link",
+        "slicer_id",
+        "slicer_order",
+        "state",
+        "request_json",
+        "error",
+        "retry_count",
+        "holder",
+        "heartbeat",
+        "created",
+        "updated",
     ]
     editable_fields = ["error", "retry_count"]
 

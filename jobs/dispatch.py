@@ -14,9 +14,7 @@ RUN_WORKER = "jobs.q.run_worker"
 
 def controller(ex_id: str) -> None:
     """A controller for the execution, on whichever worker node takes it from the engine queue."""
-    transaction.on_commit(
-        lambda: async_task(RUN_CONTROLLER, ex_id, task_name=f"controller {ex_id}", group=ex_id)
-    )
+    transaction.on_commit(lambda: async_task(RUN_CONTROLLER, ex_id, task_name=f"controller {ex_id}", group=ex_id))
 
 
 def worker(ex_id: str, number: int) -> None:

@@ -92,7 +92,11 @@ class Execution(models.Model):
     analytics = models.JSONField(default=dict, blank=True, help_text="Per-operation counts and times.")
     # No database constraint: a node row may be removed (stale) while history still names it.
     controller_node = models.ForeignKey(
-        "tasks.Node", on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        "tasks.Node",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
         related_name="controlled_executions",
     )
     controller_heartbeat = models.DateTimeField(null=True, blank=True)
@@ -185,7 +189,9 @@ class Slice(models.Model):
             # A recovered slice keeps its slice_id in the new execution.
             models.UniqueConstraint(fields=["execution", "slice_id"], name="slice_id_per_execution"),
             # Each request is cut once, even if a stale controller wakes up and slices again.
-            models.UniqueConstraint(fields=["execution", "slicer_id", "slicer_order"], name="slice_order_per_execution"),
+            models.UniqueConstraint(
+                fields=["execution", "slicer_id", "slicer_order"], name="slice_order_per_execution"
+            ),
         ]
         indexes = [
             models.Index(fields=["execution", "state", "slicer_id", "slicer_order"], name="slice_ex_state_order"),

@@ -32,9 +32,16 @@ class JobListView(ConsoleView):
         page = Paginator(jobs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
         latest = selectors.latest_executions(job.job_id for job in page)
         rows = [(job, latest.get(job.job_id)) for job in page]
-        return render(request, "jobs/jobs.html", {
-            "page": page, "rows": rows, "name": name, "query": urlencode({"name": name}) if name else "",
-        })
+        return render(
+            request,
+            "jobs/jobs.html",
+            {
+                "page": page,
+                "rows": rows,
+                "name": name,
+                "query": urlencode({"name": name}) if name else "",
+            },
+        )
 
 
 def offered_controls(job: Job, latest) -> frozenset[str]:
@@ -49,16 +56,20 @@ class JobDetailView(ConsoleView):
         job = services.get_job(job_id)
         executions = list(job.executions.order_by("-created")[:EXECUTIONS_SHOWN])
         latest = executions[0] if executions else None
-        return render(request, "jobs/job.html", {
-            "job": job,
-            "spec_json": json.dumps(job.spec, indent=2, ensure_ascii=False),
-            "latest": latest,
-            "executions": executions,
-            "offered": offered_controls(job, latest),
-            "stop_form": StopForm(),
-            "recover_form": RecoverForm(),
-            "workers_form": WorkersForm(),
-        })
+        return render(
+            request,
+            "jobs/job.html",
+            {
+                "job": job,
+                "spec_json": json.dumps(job.spec, indent=2, ensure_ascii=False),
+                "latest": latest,
+                "executions": executions,
+                "offered": offered_controls(job, latest),
+                "stop_form": StopForm(),
+                "recover_form": RecoverForm(),
+                "workers_form": WorkersForm(),
+            },
+        )
 
 
 class JobControl(ConsoleAction):

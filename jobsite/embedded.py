@@ -53,7 +53,12 @@ def connection_settings(data_dir: Path) -> dict:
         socket_dir = Path(lines[4]) if len(lines) > 4 and lines[4] else pgdata
     except OSError:
         pass
-    return {"ENGINE": "django.db.backends.postgresql", "NAME": DATABASE_NAME, "USER": "postgres", "HOST": str(socket_dir)}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DATABASE_NAME,
+        "USER": "postgres",
+        "HOST": str(socket_dir),
+    }
 
 
 def attach_unless_configured() -> EmbeddedDatabase | None:

@@ -80,11 +80,19 @@ def children_for(roles: set[str], port: int) -> list[Child]:
             Child(
                 "web",
                 [
-                    python, "-m", "uvicorn", "jobsite.asgi:application",
-                    "--host", conf.host,
-                    "--port", str(port),
-                    "--workers", str(conf.web_workers),
-                    "--no-server-header", "--log-level", "info",
+                    python,
+                    "-m",
+                    "uvicorn",
+                    "jobsite.asgi:application",
+                    "--host",
+                    conf.host,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(conf.web_workers),
+                    "--no-server-header",
+                    "--log-level",
+                    "info",
                 ],
             )
         )

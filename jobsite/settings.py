@@ -10,7 +10,7 @@ from urllib.parse import unquote
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from jobsite import config, conf, embedded
+from jobsite import conf, config, embedded
 
 env = environ.Env()
 

@@ -47,8 +47,18 @@ class NodeAdmin(ViewOnly, admin.ModelAdmin):
     search_fields = ["node_id__exact", "name", "hostname"]
     ordering = ["name", "node_id"]
     fields = [
-        "node_id", "name", "hostname", "pid", "role_list", "connected", "version", "total", "tasks",
-        "started_at", "heartbeat_at", "stopped_at",
+        "node_id",
+        "name",
+        "hostname",
+        "pid",
+        "role_list",
+        "connected",
+        "version",
+        "total",
+        "tasks",
+        "started_at",
+        "heartbeat_at",
+        "stopped_at",
     ]
 
     @admin.display(description="roles")
@@ -83,8 +93,16 @@ class RunningFilter(admin.SimpleListFilter):
 @admin.register(Task)
 class TaskAdmin(ViewOnly, admin.ModelAdmin):
     list_display = [
-        "task_id", "action", "target", "node_link", "parent_link", "started_at", "running", "running_time",
-        "cancellable", "cancelled",
+        "task_id",
+        "action",
+        "target",
+        "node_link",
+        "parent_link",
+        "started_at",
+        "running",
+        "running_time",
+        "cancellable",
+        "cancelled",
     ]
     list_filter = [RunningFilter, "cancellable", "cancelled", "action", "node"]
     list_select_related = ["node", "parent"]
@@ -94,9 +112,24 @@ class TaskAdmin(ViewOnly, admin.ModelAdmin):
     ordering = ["-id"]
     show_full_result_count = False
     fields = [
-        "task_id", "action", "type", "description", "target", "node_link", "parent_link", "children",
-        "started_at", "finished_at", "running_time", "cancellable", "cancelled", "cancellation_reason",
-        "status_json", "headers_json", "result_json", "error_json",
+        "task_id",
+        "action",
+        "type",
+        "description",
+        "target",
+        "node_link",
+        "parent_link",
+        "children",
+        "started_at",
+        "finished_at",
+        "running_time",
+        "cancellable",
+        "cancelled",
+        "cancellation_reason",
+        "status_json",
+        "headers_json",
+        "result_json",
+        "error_json",
     ]
 
     status_json = json_display("status")

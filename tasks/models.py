@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
+
 from jobsite.conf import conf
 
 

@@ -6,8 +6,8 @@ import socket
 from django.utils import timezone
 
 import jobsite
-from tasks.models import Node
 from jobsite.conf import conf
+from tasks.models import Node
 
 
 def this_node_id() -> str:

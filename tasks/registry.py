@@ -75,9 +75,7 @@ def fail(task: Task, error: dict) -> Task:
 
 
 def _end(task: Task, *, result, error) -> Task:
-    ended = Task.objects.running().filter(pk=task.pk).update(
-        finished_at=timezone.now(), result=result, error=error
-    )
+    ended = Task.objects.running().filter(pk=task.pk).update(finished_at=timezone.now(), result=result, error=error)
     if ended:
         task.refresh_from_db()
     return task
@@ -110,16 +108,20 @@ def running_task(*, action: str, target: str) -> Task | None:
 
 def finish_open(*, target: str, actions: Iterable[str], result=None, error=None) -> int:
     """Finish every running task of these actions on this target (e.g. an execution that ended)."""
-    return Task.objects.running().filter(target=target, action__in=list(actions)).update(
-        finished_at=timezone.now(), result=result, error=error
+    return (
+        Task.objects.running()
+        .filter(target=target, action__in=list(actions))
+        .update(finished_at=timezone.now(), result=result, error=error)
     )
 
 
 def end_silent(*, action: str, silence_seconds: float, error: dict) -> int:
     """Fail the running tasks of `action` that have not reported for `silence_seconds` (their process died)."""
     cutoff = timezone.now() - timedelta(seconds=silence_seconds)
-    return Task.objects.running().filter(action=action, heartbeat_at__lt=cutoff).update(
-        finished_at=timezone.now(), error=error
+    return (
+        Task.objects.running()
+        .filter(action=action, heartbeat_at__lt=cutoff)
+        .update(finished_at=timezone.now(), error=error)
     )
 
 
@@ -135,8 +137,10 @@ def cancel(task: Task, *, reason: str = "by user request") -> Task:
     """Flag a running, cancellable task and its running descendants cancelled, then call the action's
     handler once: the flag shows at once, the work ends as its owner ends it."""
     with transaction.atomic():
-        flagged = Task.objects.running().filter(pk=task.pk, cancellable=True, cancelled=False).update(
-            cancelled=True, cancellation_reason=reason
+        flagged = (
+            Task.objects.running()
+            .filter(pk=task.pk, cancellable=True, cancelled=False)
+            .update(cancelled=True, cancellation_reason=reason)
         )
         if flagged:
             _flag_descendants([task.pk], reason)
@@ -149,7 +153,9 @@ def cancel(task: Task, *, reason: str = "by user request") -> Task:
 
 def _flag_descendants(parents: list[int], reason: str) -> None:
     while parents:
-        children = list(Task.objects.running().filter(parent_id__in=parents, cancelled=False).values_list("pk", flat=True))
+        children = list(
+            Task.objects.running().filter(parent_id__in=parents, cancelled=False).values_list("pk", flat=True)
+        )
         Task.objects.filter(pk__in=children).update(cancelled=True, cancellation_reason=reason)
         parents = children
 
@@ -161,6 +167,8 @@ def purge_finished(*, older_than_days: float) -> int:
     """Delete tasks that finished longer ago than that, unless their parent still runs (a long execution's
     finished worker loops still count in its statistics)."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    expired = Task.objects.filter(finished_at__lt=cutoff).filter(Q(parent__isnull=True) | Q(parent__finished_at__isnull=False))
+    expired = Task.objects.filter(finished_at__lt=cutoff).filter(
+        Q(parent__isnull=True) | Q(parent__finished_at__isnull=False)
+    )
     deleted, _ = Task.objects.filter(pk__in=expired.values("pk")[:10_000]).delete()
     return deleted

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from django.contrib.auth.hashers import make_password
+
 from jobsite.conf import conf
 
 ROOT = Path(__file__).resolve().parent.parent

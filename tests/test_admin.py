@@ -305,7 +305,7 @@ def test_execution_page_links_job_node_and_slices_and_shows_transitions(admin_cl
     assert admin_url(Job, "change", rows[Job].pk) in content
     assert admin_url(Node, "change", rows[Node].pk) in content
     assert f'?execution__ex_id__exact={execution.pk}">1 slice</a>' in content
-    assert f"?execution__ex_id__exact={execution.pk}&amp;state__exact=error\">error: 1</a>" in content
+    assert f'?execution__ex_id__exact={execution.pk}&amp;state__exact=error">error: 1</a>' in content
     assert rows[ExecutionTransition].actor in content
 
 

@@ -126,9 +126,12 @@ def test_granting_restores_groups_and_permissions_and_changes_nothing_twice(db):
     grant_privilege_permissions()
 
     assert {g.name: set(g.permissions.values_list("pk", flat=True)) for g in Group.objects.all()} == granted
-    assert len(granted[MANAGE]) == Permission.objects.filter(
-        content_type__app_label__in=["jobs", "assets", "tasks", "access", "auth", "django_q"]
-    ).count()
+    assert (
+        len(granted[MANAGE])
+        == Permission.objects.filter(
+            content_type__app_label__in=["jobs", "assets", "tasks", "access", "auth", "django_q"]
+        ).count()
+    )
     assert Permission.objects.get(codename="view_job") in Group.objects.get(name=MONITOR).permissions.all()
 
 
@@ -165,7 +168,8 @@ def test_pause_then_resume(manager):
     run_action(manager, Execution, "pause", execution)
     run_action(manager, Execution, "resume", execution)
     assert list(ExecutionTransition.objects.filter(execution=execution).values_list("to_status", flat=True)) == [
-        "paused", "running",
+        "paused",
+        "running",
     ]
 
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from assets.models import Asset
 from jobs.lifecycle import LIVING, TERMINAL, ExecutionStatus
 from jobs.models import Execution, ExecutionTransition, Job, Slice
-from tasks.models import Node, Task
 from jobsite.conf import conf
+from tasks.models import Node, Task
 
 pytestmark = pytest.mark.django_db
 
@@ -91,7 +91,9 @@ def test_slice_id_is_unique_within_an_execution_but_kept_across_a_recovery():
 
     Slice.objects.create(execution=recovered, slice_id=old.slice_id, slicer_id=0, slicer_order=1, request={})
     assert violates(
-        lambda: Slice.objects.create(execution=recovered, slice_id=old.slice_id, slicer_id=0, slicer_order=2, request={})
+        lambda: Slice.objects.create(
+            execution=recovered, slice_id=old.slice_id, slicer_id=0, slicer_order=2, request={}
+        )
     )
 
 
@@ -99,7 +101,9 @@ def test_transitions_are_ordered_by_time():
     ex = make_execution(make_job())
     now = timezone.now()
     ExecutionTransition.objects.create(execution=ex, from_status="pending", to_status="scheduling", actor="a", at=now)
-    ExecutionTransition.objects.create(execution=ex, from_status="", to_status="pending", actor="a", at=now - timedelta(1))
+    ExecutionTransition.objects.create(
+        execution=ex, from_status="", to_status="pending", actor="a", at=now - timedelta(1)
+    )
 
     assert [t.to_status for t in ex.transitions.all()] == ["pending", "scheduling"]
 

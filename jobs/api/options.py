@@ -4,16 +4,32 @@ model fields, and the defaults of each list (spec/teraslice.md §1.2)."""
 from jobsite.api.query import SearchOptions, csv_option, search_options
 
 JOB_SORT_FIELDS = {
-    "job_id": "job_id", "name": "name", "active": "active", "state": "state",
-    "_created": "created", "_updated": "updated", "_deleted_on": "deleted_on",
+    "job_id": "job_id",
+    "name": "name",
+    "active": "active",
+    "state": "state",
+    "_created": "created",
+    "_updated": "updated",
+    "_deleted_on": "deleted_on",
 }
 EXECUTION_SORT_FIELDS = {
-    "ex_id": "ex_id", "job_id": "job_id", "name": "name", "_status": "status", "workers": "workers",
-    "_created": "created", "_updated": "updated", "_deleted_on": "deleted_on",
+    "ex_id": "ex_id",
+    "job_id": "job_id",
+    "name": "name",
+    "_status": "status",
+    "workers": "workers",
+    "_created": "created",
+    "_updated": "updated",
+    "_deleted_on": "deleted_on",
 }
 SLICE_SORT_FIELDS = {
-    "slice_id": "slice_id", "slicer_id": "slicer_id", "slicer_order": "slicer_order", "state": "state",
-    "ex_id": "execution_id", "_created": "created", "_updated": "updated",
+    "slice_id": "slice_id",
+    "slicer_id": "slicer_id",
+    "slicer_order": "slicer_order",
+    "state": "state",
+    "ex_id": "execution_id",
+    "_created": "created",
+    "_updated": "updated",
 }
 
 

@@ -9,16 +9,25 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from jobs import selectors, services
+from jobs.api.options import (
+    active_option,
+    execution_options,
+    job_options,
+    slice_options,
+    status_option,
+)
 from jobs.api.records import (
-    controller_record, execution_record, job_record, project, slice_record, transition_record,
+    controller_record,
+    execution_record,
+    job_record,
+    project,
+    slice_record,
+    transition_record,
 )
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution
-from jobs.api.options import (
-    active_option, execution_options, job_options, slice_options, status_option,
-)
-from jobsite.api.query import csv_option, integer_option
 from jobsite import actions
+from jobsite.api.query import csv_option, integer_option
 from jobsite.api.txt import table_response
 from jobsite.errors import Invalid
 from jobsite.waiting import wait_until
@@ -78,7 +87,10 @@ class JobsView(TerasliceView):
     action_by_method = {"post": actions.JOBS_SUBMIT}
 
     @extend_schema(
-        summary="List jobs", operation_id="jobs_list", parameters=[*PAGING, _param("active", "`true` or `false`"), EX_FIELDS], responses=OBJECTS
+        summary="List jobs",
+        operation_id="jobs_list",
+        parameters=[*PAGING, _param("active", "`true` or `false`"), EX_FIELDS],
+        responses=OBJECTS,
     )
     def get(self, request):
         jobs = selectors.list_jobs(job_options(request.query_params), active=active_option(request.query_params))
@@ -93,7 +105,8 @@ class JobsView(TerasliceView):
     @extend_schema(
         summary="Submit a job (and start it unless start=false)",
         parameters=[_param("start", "`false` stores the job without starting it.")],
-        request=OBJECT, responses={200: OBJECT, **ERRORS},
+        request=OBJECT,
+        responses={200: OBJECT, **ERRORS},
     )
     def post(self, request):
         start = request.query_params.get("start") != "false"
@@ -152,7 +165,9 @@ class JobRecoverView(TerasliceView):
     action_by_method = {"post": actions.JOBS_RECOVER}
 
     @extend_schema(
-        summary="Recover the job's latest execution", parameters=CLEANUP, request=None,
+        summary="Recover the job's latest execution",
+        parameters=CLEANUP,
+        request=None,
         responses={200: OBJECT, **ERRORS},
     )
     def post(self, request, job_id):
@@ -171,7 +186,14 @@ class JobLatestExecutionView(TerasliceView):
 class JobExecutionsView(TerasliceView):
     @extend_schema(summary="Every execution of a job, newest first", parameters=PAGING[:3], responses=OBJECTS)
     def get(self, request, job_id):
-        return Response([execution_record(ex) for ex in selectors.job_executions(job_id, execution_options(request.query_params, default_sort="_created:desc"))])
+        return Response(
+            [
+                execution_record(ex)
+                for ex in selectors.job_executions(
+                    job_id, execution_options(request.query_params, default_sort="_created:desc")
+                )
+            ]
+        )
 
 
 class JobErrorsView(TerasliceView):
@@ -185,13 +207,20 @@ class JobErrorsView(TerasliceView):
 
 class ExecutionsView(TerasliceView):
     @extend_schema(
-        summary="List executions", operation_id="ex_list",
-        parameters=[*PAGING, _param("status", "Comma-separated statuses to keep.")], responses=OBJECTS,
+        summary="List executions",
+        operation_id="ex_list",
+        parameters=[*PAGING, _param("status", "Comma-separated statuses to keep.")],
+        responses=OBJECTS,
     )
     def get(self, request):
-        return Response([execution_record(ex) for ex in selectors.list_executions(
-            execution_options(request.query_params), statuses=status_option(request.query_params)
-        )])
+        return Response(
+            [
+                execution_record(ex)
+                for ex in selectors.list_executions(
+                    execution_options(request.query_params), statuses=status_option(request.query_params)
+                )
+            ]
+        )
 
 
 class ExecutionView(TerasliceView):
@@ -201,7 +230,12 @@ class ExecutionView(TerasliceView):
 
 
 class AllErrorsView(TerasliceView):
-    @extend_schema(summary="Error records of all executions", operation_id="ex_errors_all", parameters=PAGING[:3], responses=OBJECTS)
+    @extend_schema(
+        summary="Error records of all executions",
+        operation_id="ex_errors_all",
+        parameters=PAGING[:3],
+        responses=OBJECTS,
+    )
     def get(self, request):
         return Response([slice_record(s) for s in selectors.error_slices(slice_options(request.query_params))])
 
@@ -209,14 +243,18 @@ class AllErrorsView(TerasliceView):
 class ExecutionErrorsView(TerasliceView):
     @extend_schema(summary="Error records of an execution", parameters=PAGING[:3], responses=OBJECTS)
     def get(self, request, ex_id):
-        return Response([slice_record(s) for s in selectors.execution_errors(ex_id, slice_options(request.query_params))])
+        return Response(
+            [slice_record(s) for s in selectors.execution_errors(ex_id, slice_options(request.query_params))]
+        )
 
 
 class ExecutionRecoverView(TerasliceView):
     action_by_method = {"post": actions.JOBS_RECOVER}
 
     @extend_schema(
-        summary="Recover an execution with its own config", parameters=CLEANUP, request=None,
+        summary="Recover an execution with its own config",
+        parameters=CLEANUP,
+        request=None,
         responses={200: OBJECT, **ERRORS},
     )
     def post(self, request, ex_id):
@@ -250,7 +288,8 @@ class StopView(AsyncAPIView, TerasliceView):
             _param("timeout", "Milliseconds a blocking stop waits (default 300000).", int),
             _param("force", "`true`: stop at once; slices in hand go back to pending."),
         ],
-        request=None, responses={200: OBJECT, 404: OBJECT},
+        request=None,
+        responses={200: OBJECT, 404: OBJECT},
     )
     async def post(self, request, job_id=None, ex_id=None):
         params = request.query_params
@@ -280,7 +319,9 @@ class PauseView(TerasliceView):
     def action_by_method(self):
         return {"post": actions.JOBS_RESUME if self.resume else actions.JOBS_PAUSE}
 
-    @extend_schema(summary="Pause or resume an execution", request=None, responses={200: OBJECT, 404: OBJECT, 409: OBJECT})
+    @extend_schema(
+        summary="Pause or resume an execution", request=None, responses={200: OBJECT, 404: OBJECT, 409: OBJECT}
+    )
     def post(self, request, job_id=None, ex_id=None):
         ex_id = _execution_for(job_id, ex_id).ex_id
         change = services.resume_execution if self.resume else services.pause_execution
@@ -294,7 +335,8 @@ class WorkersView(TerasliceView):
     @extend_schema(
         summary="Add, remove or set the workers of an execution",
         parameters=[_param(name, f"{name} workers", int) for name in ("add", "remove", "total")],
-        request=None, responses={200: OBJECT, 400: OBJECT, 404: OBJECT},
+        request=None,
+        responses={200: OBJECT, 400: OBJECT, 404: OBJECT},
     )
     def post(self, request, job_id=None, ex_id=None):
         action, number = _worker_change(request.query_params)
@@ -329,7 +371,10 @@ class ControllerView(TerasliceView):
 
 # --- text tables -----------------------------------------------------------------------------------------
 
-TXT_PARAMS = [_param("fields", "Comma-separated columns (dotted paths allowed)."), _param("headers", "`false`: no header rows.")]
+TXT_PARAMS = [
+    _param("fields", "Comma-separated columns (dotted paths allowed)."),
+    _param("headers", "`false`: no header rows."),
+]
 TEXT = {(200, "text/plain"): OpenApiTypes.STR}
 
 
@@ -343,7 +388,9 @@ class TxtJobsView(TerasliceView):
     def get(self, request):
         options = job_options(request.query_params)
         records = [job_record(job) for job in selectors.list_jobs(options, active=active_option(request.query_params))]
-        fields = _txt_columns(options, ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"])
+        fields = _txt_columns(
+            options, ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"]
+        )
         return table_response(records, request.query_params, fields)
 
 

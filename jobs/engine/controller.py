@@ -133,7 +133,9 @@ class Controller:
         """Renew the lease (with fresh stats when `full`); (status, wanted workers), or None once another
         controller holds it."""
         return services.heartbeat_controller(
-            self.ex_id, token=self.token, slicer_stats=self.stats(counts) if full else None,
+            self.ex_id,
+            token=self.token,
+            slicer_stats=self.stats(counts) if full else None,
             checkpoint=self.checkpoint if full else None,
         )
 
@@ -210,7 +212,11 @@ class Controller:
     def stats(self, counts) -> dict:
         """`_slicer_stats`; the supervision's live workers are refreshed by the loop just before."""
         return execution_stats(
-            self.ex_id, counts, alive=len(self.supervision.alive), started=self.started, checkpoint=self.checkpoint,
+            self.ex_id,
+            counts,
+            alive=len(self.supervision.alive),
+            started=self.started,
+            checkpoint=self.checkpoint,
             slicers=len(self.slicing.slicers if self.slicing else []) or int(self.config.get("slicers", 1)),
         )
 
@@ -227,8 +233,14 @@ class Controller:
             fields["analytics"] = analytics_summary(self.ex_id, until_processed=stats["processed"])
         try:
             self.execution = services.set_execution_status(
-                self.ex_id, status, actor=self.actor, reason=reason, controller_token=self.token,
-                slicer_stats=stats, checkpoint=self.checkpoint, **fields,
+                self.ex_id,
+                status,
+                actor=self.actor,
+                reason=reason,
+                controller_token=self.token,
+                slicer_stats=stats,
+                checkpoint=self.checkpoint,
+                **fields,
             )
         except Unprocessable:
             log.info("execution %s already ended; %s not applied", self.ex_id, status)

@@ -33,7 +33,8 @@ def reap(node_id: str) -> None:
 def end_silent_worker_tasks(lease_seconds: float) -> None:
     """Worker loops that stopped reporting died with their process; their controller replaces them."""
     registry.end_silent(
-        action=actions.JOBS_EXECUTION_WORKER, silence_seconds=lease_seconds,
+        action=actions.JOBS_EXECUTION_WORKER,
+        silence_seconds=lease_seconds,
         error={"type": "worker_lost", "reason": "the worker stopped heartbeating"},
     )
 

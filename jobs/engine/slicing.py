@@ -55,9 +55,7 @@ class Slicing:
         """Write new slices until the look-ahead is full; returns how many were written."""
         if self.all_sliced:
             return 0
-        look_ahead = max(
-            max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers
-        )
+        look_ahead = max(max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers)
         wanted = look_ahead - Slice.objects.pending().filter(execution_id=self.ex_id).count()
         batch = []
         while len(batch) < wanted and not self.all_sliced:

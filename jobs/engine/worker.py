@@ -15,16 +15,16 @@ import traceback
 from django.db import close_old_connections, connection
 
 from jobs import services
-from jobsite import actions
 from jobs.engine.runtime import build_pipeline
 from jobs.lifecycle import TERMINAL, ExecutionStatus
 from jobs.models import Execution
 from jobs.ops.api import SliceFailed
 from jobs.stats import add_analytics
+from jobsite import actions
+from jobsite.conf import conf
+from tasks import registry
 from tasks.models import Task
 from tasks.nodes import node_draining, this_node_id
-from tasks import registry
-from jobsite.conf import conf
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
@@ -78,7 +78,11 @@ def run_worker(ex_id: str, number: int) -> dict:
     loop = WorkerLoop(execution, number, holder)
     parent = registry.running_task(action=actions.JOBS_EXECUTION, target=ex_id)
     task = registry.begin(
-        action=actions.JOBS_EXECUTION_WORKER, number=number, target=ex_id, cancellable=True, parent=parent,
+        action=actions.JOBS_EXECUTION_WORKER,
+        number=number,
+        target=ex_id,
+        cancellable=True,
+        parent=parent,
         description=services.describe(execution.job_id, execution.name, ex_id) + f" worker [{number}]",
     )
     loop.task_id = task.pk

@@ -10,6 +10,7 @@ from jobs.ops.api import Fetcher, Reader, Slicer
 from jobs.ops.registry import implement
 from jobsite.errors import Invalid
 
+
 class DataGeneratorSlicer(Slicer):
     """`once`: `{count, processed}` requests covering `size` records; `persistent`: endless requests.
 
@@ -187,8 +188,8 @@ class FakeRecords:
         hexes = rng.randbytes(16 * count).hex()
         variants = rng.randbytes(count)
         uuids = [
-            f"{hexes[i:i + 8]}-{hexes[i + 8:i + 12]}-4{hexes[i + 13:i + 16]}-"
-            f"{UUID_VARIANTS[v & 3]}{hexes[i + 17:i + 20]}-{hexes[i + 20:i + 32]}"
+            f"{hexes[i : i + 8]}-{hexes[i + 8 : i + 12]}-4{hexes[i + 13 : i + 16]}-"
+            f"{UUID_VARIANTS[v & 3]}{hexes[i + 17 : i + 20]}-{hexes[i + 20 : i + 32]}"
             for i, v in zip(range(0, 32 * count, 32), variants)
         ]
         # Groups of 4 hex digits separated by ":" for all records at once; each record takes 8 groups.

@@ -7,6 +7,7 @@ import time
 from jobs.ops.api import BatchProcessor
 from jobs.ops.registry import implement
 
+
 class Noop(BatchProcessor):
     def on_batch(self, records):
         return records

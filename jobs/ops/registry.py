@@ -40,9 +40,7 @@ class Operation:
 _operations: dict[str, Operation] = {}
 
 
-def register(
-    name: str, kind: Kind | str, options: type[serializers.Serializer], runtime: object = None
-) -> Operation:
+def register(name: str, kind: Kind | str, options: type[serializers.Serializer], runtime: object = None) -> Operation:
     """Make `name` available to jobs. A name can be registered once: nothing may shadow a built-in."""
     if name in _operations:
         raise ValueError(f"operation {name!r} is already registered")

@@ -27,7 +27,9 @@ from tasks import registry
 
 S = ExecutionStatus
 
-WORKER_PARAMETER_MESSAGE = "Must provide a valid worker parameter(add/remove/total) that is a number and greater than zero"
+WORKER_PARAMETER_MESSAGE = (
+    "Must provide a valid worker parameter(add/remove/total) that is a number and greater than zero"
+)
 
 
 # --- creating executions ---------------------------------------------------------------------------------
@@ -49,8 +51,13 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
         source = Execution.objects.latest_for(job)
         if validated.config.get("autorecover") and source is not None:
             execution = create_execution(
-                job, _merge_config(source.config, validated.config), action=actions.JOBS_START, actor=actor,
-                headers=headers, recovered_from=source, recovered_slice_type=RecoveryType.PENDING,
+                job,
+                _merge_config(source.config, validated.config),
+                action=actions.JOBS_START,
+                actor=actor,
+                headers=headers,
+                recovered_from=source,
+                recovered_slice_type=RecoveryType.PENDING,
             )
         else:
             execution = create_execution(job, validated.config, action=actions.JOBS_START, actor=actor, headers=headers)
@@ -76,8 +83,13 @@ def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | N
         validated = validate_job(job_body(job.spec))
         config = _merge_config(source.config, validated.config)
         execution = create_execution(
-            job, config, action=actions.JOBS_RECOVER, actor=actor, headers=headers,
-            recovered_from=source, recovered_slice_type=_recovery_type(cleanup, config, source),
+            job,
+            config,
+            action=actions.JOBS_RECOVER,
+            actor=actor,
+            headers=headers,
+            recovered_from=source,
+            recovered_slice_type=_recovery_type(cleanup, config, source),
         )
     return execution, validated.warnings
 
@@ -94,8 +106,13 @@ def recover_execution(ex_id: str, *, cleanup: str = "", actor: str, headers: dic
         _refuse_second_living(job)
         config = copy.deepcopy(source.config)
         return create_execution(
-            job, config, action=actions.JOBS_RECOVER, actor=actor, headers=headers,
-            recovered_from=source, recovered_slice_type=_recovery_type(cleanup, config, source),
+            job,
+            config,
+            action=actions.JOBS_RECOVER,
+            actor=actor,
+            headers=headers,
+            recovered_from=source,
+            recovered_slice_type=_recovery_type(cleanup, config, source),
         )
 
 
@@ -138,8 +155,14 @@ def _refuse_closed(job: Job, action: str) -> None:
 
 
 def create_execution(
-    job: Job, config: dict, *, action: str, actor: str, headers: dict | None,
-    recovered_from: Execution | None = None, recovered_slice_type: str = "",
+    job: Job,
+    config: dict,
+    *,
+    action: str,
+    actor: str,
+    headers: dict | None,
+    recovered_from: Execution | None = None,
+    recovered_slice_type: str = "",
 ) -> Execution:
     """Create a pending execution of a locked job, with its history row and its tasks, and ask for a
     controller once the transaction commits."""
@@ -158,12 +181,19 @@ def create_execution(
     ExecutionTransition.objects.create(execution=execution, to_status=S.PENDING, actor=actor, reason=action)
     description = describe(job.job_id, execution.name, execution.ex_id)
     request_task = registry.record(
-        action=action, description=description, target=job.job_id, headers=headers,
+        action=action,
+        description=description,
+        target=job.job_id,
+        headers=headers,
         result={"job_id": job.job_id, "ex_id": execution.ex_id},
     )
     registry.begin(
-        action=actions.JOBS_EXECUTION, description=description, target=execution.ex_id, cancellable=True,
-        parent=request_task, status={"phase": S.PENDING},
+        action=actions.JOBS_EXECUTION,
+        description=description,
+        target=execution.ex_id,
+        cancellable=True,
+        parent=request_task,
+        status={"phase": S.PENDING},
     )
     dispatch.controller(execution.ex_id)
     return execution
@@ -238,7 +268,10 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
         description = describe(execution.job_id, execution.name, execution.ex_id)
         if force or not controller_alive(execution):
             registry.record(
-                action=actions.JOBS_STOP, description=description, target=execution.ex_id, headers=headers,
+                action=actions.JOBS_STOP,
+                description=description,
+                target=execution.ex_id,
+                headers=headers,
                 result={"status": S.STOPPED},
             )
             requeue_slices_in_hand(execution.ex_id)
@@ -302,8 +335,11 @@ def _living_execution(ex_id: str) -> Execution:
 
 def _record_control(action: str, execution: Execution, headers: dict | None, result: dict | None = None) -> None:
     registry.record(
-        action=action, description=describe(execution.job_id, execution.name, execution.ex_id),
-        target=execution.ex_id, headers=headers, result=result or {"status": execution.status},
+        action=action,
+        description=describe(execution.job_id, execution.name, execution.ex_id),
+        target=execution.ex_id,
+        headers=headers,
+        result=result or {"status": execution.status},
     )
 
 
@@ -333,13 +369,21 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
         if takeover:
             execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
             ExecutionTransition.objects.create(
-                execution=execution, from_status=execution.status, to_status=execution.status,
-                actor=engine_actor(node_id), reason="controller taken over after the previous one went silent",
+                execution=execution,
+                from_status=execution.status,
+                to_status=execution.status,
+                actor=engine_actor(node_id),
+                reason="controller taken over after the previous one went silent",
             )
             return execution
         return transition(
-            execution, S.SCHEDULING, actor=engine_actor(node_id), reason="controller claimed the execution",
-            controller_node_id=node_id, controller_heartbeat=now, controller_token=token,
+            execution,
+            S.SCHEDULING,
+            actor=engine_actor(node_id),
+            reason="controller claimed the execution",
+            controller_node_id=node_id,
+            controller_heartbeat=now,
+            controller_token=token,
         )
 
 

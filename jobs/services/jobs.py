@@ -6,12 +6,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.validation import job_body, validate_job, without_meta
-from jobsite import actions
 from jobs.services.executions import create_execution
 from jobs.services.lookups import describe, get_job
+from jobs.validation import job_body, validate_job, without_meta
+from jobsite import actions
 from jobsite.errors import Conflict, Gone, Invalid, Unprocessable
 from tasks import registry
+
 
 def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
     """Store a new job exactly as submitted (validated first) and, if `start`, create its first execution.
@@ -26,9 +27,7 @@ def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
         job = Job.objects.create(name=validated.config["name"], spec=body, active=validated.config["active"])
         execution = None
         if start:
-            execution = create_execution(
-                job, validated.config, action=actions.JOBS_START, actor=actor, headers=headers
-            )
+            execution = create_execution(job, validated.config, action=actions.JOBS_START, actor=actor, headers=headers)
     return job, execution, validated.warnings
 
 
@@ -59,8 +58,11 @@ def update_job(job_id: str, spec, *, actor: str, headers: dict | None = None):
         job.updated = timezone.now()
         job.save(update_fields=["spec", "name", "active", "updated"])
         registry.record(
-            action=actions.JOBS_UPDATE, description=describe(job.job_id, job.name), target=job.job_id,
-            headers=headers, result={"job_id": job.job_id, "active": job.active},
+            action=actions.JOBS_UPDATE,
+            description=describe(job.job_id, job.name),
+            target=job.job_id,
+            headers=headers,
+            result={"job_id": job.job_id, "active": job.active},
         )
     return job, warnings
 
@@ -85,7 +87,10 @@ def delete_job(job_id: str, *, actor: str, headers: dict | None = None) -> Job:
         job.deleted, job.deleted_on, job.active, job.updated = True, now, False, now
         job.save(update_fields=["deleted", "deleted_on", "active", "updated"])
         registry.record(
-            action=actions.JOBS_DELETE, description=describe(job.job_id, job.name), target=job.job_id,
-            headers=headers, result={"job_id": job.job_id, "_deleted": True},
+            action=actions.JOBS_DELETE,
+            description=describe(job.job_id, job.name),
+            target=job.job_id,
+            headers=headers,
+            result={"job_id": job.job_id, "_deleted": True},
         )
     return job

@@ -18,7 +18,9 @@ def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) ->
     now = timezone.now()
     Slice.objects.bulk_create(
         (
-            Slice(execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now)
+            Slice(
+                execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now
+            )
             for slicer_id, order, request in requests
         ),
         ignore_conflicts=True,  # a stale controller's slices are already there: dropped
@@ -39,8 +41,12 @@ def copy_for_recovery(execution: Execution) -> None:
     Slice.objects.bulk_create(
         (
             Slice(
-                execution_id=execution.ex_id, slice_id=s.slice_id, slicer_id=s.slicer_id,
-                slicer_order=s.slicer_order, request=s.request, created=s.created,
+                execution_id=execution.ex_id,
+                slice_id=s.slice_id,
+                slicer_id=s.slicer_id,
+                slicer_order=s.slicer_order,
+                request=s.request,
+                created=s.created,
             )
             for s in old.iterator()
         ),
@@ -67,7 +73,9 @@ def claim_slices(ex_id: str, *, holder: str, limit: int = 1) -> list[tuple]:
         cursor.execute(CLAIM_SQL, [holder, ex_id, limit])
         rows = cursor.fetchall()
     # Django has psycopg hand jsonb over as text (its JSONField decodes); a raw query decodes itself.
-    claimed = [(pk, sid, slicer, order, json.loads(request), retries) for pk, sid, slicer, order, request, retries in rows]
+    claimed = [
+        (pk, sid, slicer, order, json.loads(request), retries) for pk, sid, slicer, order, request, retries in rows
+    ]
     return sorted(claimed, key=lambda row: (row[3], row[0]))
 
 
@@ -76,9 +84,9 @@ def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: in
     handed to another worker): the result is dropped, so nothing is counted twice."""
     state = SliceState.ERROR if error else SliceState.COMPLETED
     return bool(
-        Slice.objects.in_hand().filter(pk=slice_pk, holder=holder).update(
-            state=state, error=error, retry_count=retry_count, heartbeat=None, updated=timezone.now()
-        )
+        Slice.objects.in_hand()
+        .filter(pk=slice_pk, holder=holder)
+        .update(state=state, error=error, retry_count=retry_count, heartbeat=None, updated=timezone.now())
     )
 
 
@@ -87,8 +95,10 @@ def complete_slices(slice_pks: list[int], *, holder: str) -> int:
     were still ours."""
     if not slice_pks:
         return 0
-    return Slice.objects.in_hand().filter(pk__in=slice_pks, holder=holder).update(
-        state=SliceState.COMPLETED, heartbeat=None, updated=timezone.now()
+    return (
+        Slice.objects.in_hand()
+        .filter(pk__in=slice_pks, holder=holder)
+        .update(state=SliceState.COMPLETED, heartbeat=None, updated=timezone.now())
     )
 
 
@@ -107,8 +117,10 @@ def slice_counts(ex_id: str) -> dict[str, int]:
 def requeue_slices_in_hand(ex_id: str) -> int:
     """Slices being processed go back to pending, not counted as an attempt: the stop was forced, the
     slices did not fail."""
-    return Slice.objects.in_hand().filter(execution_id=ex_id).update(
-        state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now()
+    return (
+        Slice.objects.in_hand()
+        .filter(execution_id=ex_id)
+        .update(state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now())
     )
 
 
@@ -119,16 +131,16 @@ def release_expired_slices(*, lease_seconds: float) -> int:
     cutoff = now - timedelta(seconds=lease_seconds)
     with transaction.atomic():
         expired = list(
-            Slice.objects.in_hand().select_for_update(skip_locked=True).select_related("execution")
+            Slice.objects.in_hand()
+            .select_for_update(skip_locked=True)
+            .select_related("execution")
             .filter(heartbeat__lt=cutoff)[:1000]
         )
         for slice_ in expired:
             attempts = slice_.retry_count + 1
             if attempts > int(slice_.execution.config.get("max_retries", 3)):
                 slice_.state = SliceState.ERROR
-                slice_.error = (
-                    f"Error: worker {slice_.holder} stopped responding while processing this slice ({attempts} attempts)"
-                )
+                slice_.error = f"Error: worker {slice_.holder} stopped responding while processing this slice ({attempts} attempts)"
             else:
                 slice_.state = SliceState.PENDING
             slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, now

@@ -49,8 +49,7 @@ class ApiTokenAdmin(PrivilegedActions, admin.ModelAdmin):
         obj.refresh_from_db()
         messages.warning(
             request,
-            f"Token key (shown only now): {key}  —  ApiKey header value: "
-            f"{api_key_value(token, key)}",
+            f"Token key (shown only now): {key}  —  ApiKey header value: {api_key_value(token, key)}",
         )
 
     @privileged_action(TOKENS_REVOKE, "Revoke the selected tokens", done="revoked")

@@ -52,9 +52,16 @@ class TokensView(ConsoleView):
 
 
 def tokens_page(request, form, new_key=None, status=200):
-    return render(request, "access/tokens.html", {
-        "tokens": request.user.api_tokens.all(), "form": form, "new_key": new_key,
-    }, status=status)
+    return render(
+        request,
+        "access/tokens.html",
+        {
+            "tokens": request.user.api_tokens.all(),
+            "form": form,
+            "new_key": new_key,
+        },
+        status=status,
+    )
 
 
 class TokenCreateView(ConsoleView):
@@ -106,6 +113,13 @@ class AuditView(ConsoleView):
         page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
         query = request.GET.copy()
         query.pop("page", None)
-        return render(request, "access/audit.html", {
-            "form": form, "page": page, "query": query.urlencode(),
-        }, status=400 if form.is_bound and form.errors else 200)
+        return render(
+            request,
+            "access/audit.html",
+            {
+                "form": form,
+                "page": page,
+                "query": query.urlencode(),
+            },
+            status=400 if form.is_bound and form.errors else 200,
+        )

@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import jobsite
-from tasks.models import Node
 from jobsite.conf import conf
+from tasks.models import Node
 
 # Node.js names for the machine, as asset bundles declare them (asset.json `arch`).
 _NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i686": "ia32"}

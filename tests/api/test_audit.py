@@ -16,7 +16,11 @@ def test_a_control_action_is_audited_with_who_what_and_outcome(api):
 
     entry = AuditEntry.objects.get(action="cluster:admin/jobs/start")
     assert (entry.user, entry.target, entry.method, entry.status, entry.outcome) == (
-        "admin", job_id, "POST", 200, "success"
+        "admin",
+        job_id,
+        "POST",
+        200,
+        "success",
     )
     assert entry.opaque_id == "deploy-42"
     assert entry.client == "127.0.0.1"

@@ -14,7 +14,9 @@ def user_with(django_user_model):
     def make(privilege):
         user = django_user_model.objects.create_user(f"{privilege}-user", password="es-test-password")
         user.groups.add(Group.objects.get_or_create(name=privilege)[0])
-        return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{user.username}:es-test-password".encode()).decode()}
+        return {
+            "HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"{user.username}:es-test-password".encode()).decode()
+        }
 
     return make
 
@@ -29,8 +31,11 @@ def test_a_missing_privilege_is_a_403_security_exception(client, user_with, path
         "this action is granted by the cluster privileges [manage_ml,manage]"
     )
     assert response.json() == {
-        "error": {"root_cause": [{"type": "security_exception", "reason": reason}],
-                  "type": "security_exception", "reason": reason},
+        "error": {
+            "root_cause": [{"type": "security_exception", "reason": reason}],
+            "type": "security_exception",
+            "reason": reason,
+        },
         "status": 403,
     }
 

@@ -98,7 +98,8 @@ def test_ex_list_status_option_keeps_the_listed_statuses(api):
     response = api.get("/v1/ex", params={"status": "running,paused", "sort": "name:asc"})
 
     assert [(record["name"], record["_status"]) for record in response.json()] == [
-        ("paused", "paused"), ("running", "running"),
+        ("paused", "paused"),
+        ("running", "running"),
     ]
 
 
@@ -178,7 +179,8 @@ def test_history_records_a_stop_by_the_admin(api):
     history = api.get(f"/v1/ex/{ex_id}/history").json()
 
     assert [(step["from"], step["to"], step["actor"]) for step in history] == [
-        (None, "pending", "admin"), ("pending", "stopped", "admin"),
+        (None, "pending", "admin"),
+        ("pending", "stopped", "admin"),
     ]
 
 
@@ -192,7 +194,9 @@ def test_history_records_pause_resume_and_stop(api):
     history = api.get(f"/v1/ex/{ex_id}/history").json()
 
     assert [(step["from"], step["to"]) for step in history][1:] == [
-        ("running", "paused"), ("paused", "running"), ("running", "stopping"),
+        ("running", "paused"),
+        ("paused", "running"),
+        ("running", "stopping"),
     ]
     assert {step["actor"] for step in history} == {"admin"}
 
@@ -248,7 +252,10 @@ def test_all_errors_route_lists_every_execution_error_record(api, errors):
 
     assert response.status_code == 200
     assert sorted(record["error"] for record in response.json()) == [
-        "Error: bang", "Error: boom\n    at op (op.js:1)", "Error: elsewhere", "Error: old failure",
+        "Error: bang",
+        "Error: boom\n    at op (op.js:1)",
+        "Error: elsewhere",
+        "Error: old failure",
     ]
 
 
@@ -265,8 +272,12 @@ def test_execution_without_errors_has_no_error_records(api):
 
 # --- controller / slicer -------------------------------------------------------------------------------------
 
-CONTROLLER_ROUTES = ["/v1/jobs/{job_id}/controller", "/v1/jobs/{job_id}/slicer", "/v1/ex/{ex_id}/controller",
-                     "/v1/ex/{ex_id}/slicer"]
+CONTROLLER_ROUTES = [
+    "/v1/jobs/{job_id}/controller",
+    "/v1/jobs/{job_id}/slicer",
+    "/v1/ex/{ex_id}/controller",
+    "/v1/ex/{ex_id}/slicer",
+]
 
 
 @pytest.mark.parametrize("route", CONTROLLER_ROUTES)
@@ -283,9 +294,20 @@ def test_controller_of_a_running_execution_is_an_array_of_one_stats_object(api, 
     assert stats["name"] == "api test job"
     assert stats["processed"] == 7
     assert stats["workers_joined"] == 2
-    for field in ("workers_available", "workers_active", "workers_reconnected", "workers_disconnected",
-                  "job_duration", "failed", "subslices", "queued", "slice_range_expansion", "slicers",
-                  "subslice_by_key", "started"):
+    for field in (
+        "workers_available",
+        "workers_active",
+        "workers_reconnected",
+        "workers_disconnected",
+        "job_duration",
+        "failed",
+        "subslices",
+        "queued",
+        "slice_range_expansion",
+        "slicers",
+        "subslice_by_key",
+        "started",
+    ):
         assert field in stats, field
 
 
@@ -295,9 +317,7 @@ def test_controller_without_a_running_execution_is_404(api, route):
 
     response = api.get(route.format(job_id=job_id, ex_id=ex_id))
 
-    assert error_of(response) == (
-        404, {"error": 404, "message": f"Could not find active slicer for ex_id: {ex_id}"}
-    )
+    assert error_of(response) == (404, {"error": 404, "message": f"Could not find active slicer for ex_id: {ex_id}"})
 
 
 def test_controller_with_a_silent_controller_is_404(api):
@@ -321,10 +341,16 @@ def test_controller_of_a_completed_execution_is_404(api):
 # --- unknown ids, authentication -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/jobs/no-such-job/ex", "/v1/jobs/no-such-job/executions", "/v1/ex/no-such-ex", "/v1/ex/no-such-ex/history",
-    "/v1/ex/no-such-ex/errors",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/jobs/no-such-job/ex",
+        "/v1/jobs/no-such-job/executions",
+        "/v1/ex/no-such-ex",
+        "/v1/ex/no-such-ex/history",
+        "/v1/ex/no-such-ex/errors",
+    ],
+)
 def test_reads_of_an_unknown_job_or_execution_are_404(api, path):
     status, _ = error_of(api.get(path))
 
@@ -337,4 +363,3 @@ def test_anonymous_execution_reads_get_401(anonymous, path):
 
     assert response.status_code == 401
     assert response.json() == {"error": 401, "message": "Authentication credentials were not provided."}
-

@@ -2,8 +2,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from tasks.models import Node
 from jobsite.conf import conf
+from tasks.models import Node
 
 
 def add_node(node_id, roles, **fields):

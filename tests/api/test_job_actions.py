@@ -80,10 +80,13 @@ def test_start_refuses_second_living_execution(api, status):
 
     response = api.post(f"/v1/jobs/{job_id}/_start")
 
-    assert error_of(response) == (409, {
-        "error": 409,
-        "message": f"Job {job_id} is currently running, cannot have the same job concurrently running",
-    })
+    assert error_of(response) == (
+        409,
+        {
+            "error": 409,
+            "message": f"Job {job_id} is currently running, cannot have the same job concurrently running",
+        },
+    )
     assert Execution.objects.filter(job_id=job_id).count() == 1
 
 
@@ -94,7 +97,8 @@ def test_start_and_recover_of_a_deleted_job_are_410(api, action, done):
     response = api.post(f"/v1/jobs/{job_id}/{action}")
 
     assert error_of(response) == (
-        410, {"error": 410, "message": f"Job {job_id} has been deleted and cannot be {done}."}
+        410,
+        {"error": 410, "message": f"Job {job_id} has been deleted and cannot be {done}."},
     )
 
 
@@ -322,7 +326,8 @@ def test_pause_and_resume_of_a_completed_execution_are_404(api, prefix, action):
     response = api.post(f"{prefix.format(job_id=job_id, ex_id=ex_id)}/{action}")
 
     assert error_of(response) == (
-        404, {"error": 404, "message": f"no active execution context was found for ex_id: {ex_id}"}
+        404,
+        {"error": 404, "message": f"no active execution context was found for ex_id: {ex_id}"},
     )
     assert status_of(ex_id) == "completed"
 
@@ -405,10 +410,13 @@ def test_workers_changes_add_up(api):
     assert response.json() == {"message": f"1 workers have been enqueued for execution: {ex_id}"}
 
 
-@pytest.mark.parametrize("query, message", [
-    ("add=1&total=2", "2 workers have been set"),
-    ("total=2&add=1", "1 workers have been enqueued"),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("add=1&total=2", "2 workers have been set"),
+        ("total=2&add=1", "1 workers have been enqueued"),
+    ],
+)
 def test_workers_last_parameter_wins(api, query, message):
     _, ex_id = running(api)
 
@@ -433,9 +441,13 @@ def test_workers_remove_down_to_zero_is_400(api):
 
     response = workers(api, f"/v1/ex/{ex_id}", "remove=2")
 
-    assert error_of(response) == (400, {
-        "error": 400, "message": "workers to be removed: 2 cannot be >= to current workers: 2",
-    })
+    assert error_of(response) == (
+        400,
+        {
+            "error": 400,
+            "message": "workers to be removed: 2 cannot be >= to current workers: 2",
+        },
+    )
 
 
 def test_workers_on_a_terminal_execution_is_404(api):
@@ -445,7 +457,8 @@ def test_workers_on_a_terminal_execution_is_404(api):
     response = workers(api, f"/v1/jobs/{job_id}", "add=1")
 
     assert error_of(response) == (
-        404, {"error": 404, "message": f"no active execution context was found for ex_id: {ex_id}"}
+        404,
+        {"error": 404, "message": f"no active execution context was found for ex_id: {ex_id}"},
     )
 
 
@@ -465,7 +478,8 @@ def test_recover_with_a_bad_cleanup_type_is_400(api, route):
     response = api.post(route.format(job_id=job_id, ex_id=ex_id), params={"cleanup_type": "some"})
 
     assert error_of(response) == (
-        400, {"error": 400, "message": "cleanup_type must be empty or set to all, errors, pending"}
+        400,
+        {"error": 400, "message": "cleanup_type must be empty or set to all, errors, pending"},
     )
 
 
@@ -475,7 +489,8 @@ def test_recover_job_without_execution_is_404(api):
     response = api.post(f"/v1/jobs/{job_id}/_recover")
 
     assert error_of(response) == (
-        404, {"error": 404, "message": f"Job {job_id} is missing an execution to recover from"}
+        404,
+        {"error": 404, "message": f"Job {job_id} is missing an execution to recover from"},
     )
 
 
@@ -695,21 +710,34 @@ def test_workers_records_a_workers_task(api):
 # --- unknown ids, authentication -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/jobs/no-such-job/_start", "/v1/jobs/no-such-job/_stop", "/v1/jobs/no-such-job/_recover",
-    "/v1/ex/no-such-ex/_stop", "/v1/ex/no-such-ex/_pause", "/v1/ex/no-such-ex/_workers?add=1",
-    "/v1/ex/no-such-ex/_recover",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/jobs/no-such-job/_start",
+        "/v1/jobs/no-such-job/_stop",
+        "/v1/jobs/no-such-job/_recover",
+        "/v1/ex/no-such-ex/_stop",
+        "/v1/ex/no-such-ex/_pause",
+        "/v1/ex/no-such-ex/_workers?add=1",
+        "/v1/ex/no-such-ex/_recover",
+    ],
+)
 def test_actions_on_an_unknown_job_or_execution_are_404(api, path):
     status, _ = error_of(api.post(path))
 
     assert status == 404
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/jobs/some-job/_start", "/v1/ex/some-ex/_stop", "/v1/ex/some-ex/_pause", "/v1/jobs/some-job/_workers?add=1",
-    "/v1/ex/some-ex/_recover",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/jobs/some-job/_start",
+        "/v1/ex/some-ex/_stop",
+        "/v1/ex/some-ex/_pause",
+        "/v1/jobs/some-job/_workers?add=1",
+        "/v1/ex/some-ex/_recover",
+    ],
+)
 def test_anonymous_actions_get_401(anonymous, path):
     response = anonymous.post(path)
 

@@ -442,7 +442,8 @@ def test_put_on_deleted_job_is_410(api):
     response = api.put(f"/v1/jobs/{job_id}", json=job_spec())
 
     assert error_of(response) == (
-        410, {"error": 410, "message": f"Job {job_id} has been deleted and cannot be updated."}
+        410,
+        {"error": 410, "message": f"Job {job_id} has been deleted and cannot be updated."},
     )
 
 
@@ -529,7 +530,8 @@ def test_active_on_deleted_job_is_410(api):
     response = api.post(f"/v1/jobs/{job_id}/_active")
 
     assert error_of(response) == (
-        410, {"error": 410, "message": f"Job {job_id} has been deleted and cannot be updated."}
+        410,
+        {"error": 410, "message": f"Job {job_id} has been deleted and cannot be updated."},
     )
 
 
@@ -542,7 +544,8 @@ def test_delete_is_refused_while_an_execution_lives(api):
     response = api.delete(f"/v1/jobs/{job_id}")
 
     assert error_of(response) == (
-        409, {"error": 409, "message": f"Job {job_id} is currently running, cannot delete a running job."}
+        409,
+        {"error": 409, "message": f"Job {job_id} is currently running, cannot delete a running job."},
     )
     assert api.get(f"/v1/jobs/{job_id}").json()["_deleted"] is False
 

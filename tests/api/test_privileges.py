@@ -126,9 +126,17 @@ def test_an_unknown_anonymous_mode_stops_the_start(tmp_path):
     from tests.conftest import ROOT
 
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT, capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "jobsite.settings", "JOBSITE_DATA_DIR": str(tmp_path),
-             "DATABASE_URL": "postgres://u@db.invalid/x", "JOBSITE_ANONYMOUS": "everyone"},
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "DJANGO_SETTINGS_MODULE": "jobsite.settings",
+            "JOBSITE_DATA_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://u@db.invalid/x",
+            "JOBSITE_ANONYMOUS": "everyone",
+        },
     )
 
     assert result.returncode != 0

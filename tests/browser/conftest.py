@@ -13,8 +13,13 @@ import pytest
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 # As root in a container Chromium needs --no-sandbox; the rest keep it off this machine's closed network.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

@@ -62,4 +62,3 @@ def logged_in(server):
 def operator(logged_in):
     """A console user holding `manage`."""
     return logged_in("operator", "manage")
-

@@ -8,8 +8,15 @@ from jobsite.access.models import AuditEntry
 
 
 def entry(**fields):
-    defaults = {"user": "alice", "action": "cluster:admin/jobs/start", "target": "job-1", "method": "POST",
-                "path": "/v1/jobs/job-1/_start", "status": 200, "client": "10.0.0.7"}
+    defaults = {
+        "user": "alice",
+        "action": "cluster:admin/jobs/start",
+        "target": "job-1",
+        "method": "POST",
+        "path": "/v1/jobs/job-1/_start",
+        "status": 200,
+        "client": "10.0.0.7",
+    }
     return AuditEntry.objects.create(**{**defaults, **fields})
 
 

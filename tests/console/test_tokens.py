@@ -50,9 +50,9 @@ def test_a_user_revokes_their_token_and_it_stops_working_at_once(server, logged_
     assert response.status_code == 302
     assert "is revoked" in client.get("/console/tokens/").text
     assert httpx.get(f"{server}/v1/jobs", headers={"Authorization": f"Token {key}"}).status_code == 401
-    assert list(AuditEntry.objects.filter(action="cluster:monitor/tokens/own").order_by("id").values_list("target", "status")) == [
-        (token.key_id, 200), (token.key_id, 302)
-    ]
+    assert list(
+        AuditEntry.objects.filter(action="cluster:monitor/tokens/own").order_by("id").values_list("target", "status")
+    ) == [(token.key_id, 200), (token.key_id, 302)]
 
 
 def test_a_user_cannot_see_or_revoke_someone_elses_token(logged_in):

@@ -51,8 +51,13 @@ class WorkerNode:
     whose output goes to a log file the tests can read."""
 
     def __init__(
-        self, env: dict, data_dir: Path, log_path: Path, node_id: str = WORKER_NODE_ID,
-        argv: list[str] = RUN_WORKER_NODE, clusters: int = 2,
+        self,
+        env: dict,
+        data_dir: Path,
+        log_path: Path,
+        node_id: str = WORKER_NODE_ID,
+        argv: list[str] = RUN_WORKER_NODE,
+        clusters: int = 2,
     ):
         self.node_id = node_id
         self.argv = argv
@@ -68,7 +73,10 @@ class WorkerNode:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, *self.argv],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         return self
 

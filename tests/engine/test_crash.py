@@ -121,7 +121,8 @@ def test_a_frozen_controller_that_wakes_after_a_takeover_does_not_slice_again(en
     os.kill(pid, signal.SIGSTOP)
     try:
         wait_until(
-            lambda: any("taken over" in t["reason"] for t in history(engine, ex_id)), timeout=60,
+            lambda: any("taken over" in t["reason"] for t in history(engine, ex_id)),
+            timeout=60,
             message="the stalled controller was not taken over",
         )
     finally:
@@ -148,18 +149,26 @@ def test_a_worker_loop_whose_process_died_is_replaced(engine, worker_node):
         lambda: Task.objects.filter(
             target=ex_id, action=WORKER_ACTION, number=number, error__type="worker_lost"
         ).first(),
-        timeout=30, message="the dead worker loop's task was not ended",
+        timeout=30,
+        message="the dead worker loop's task was not ended",
     )
     wait_until(
-        lambda: Task.objects.running().filter(
-            target=ex_id, action=WORKER_ACTION, number=number, started_at__gt=lost.started_at
-        ).exists(),
-        timeout=60, message=f"worker [{number}] was not started again",
+        lambda: (
+            Task.objects.running()
+            .filter(target=ex_id, action=WORKER_ACTION, number=number, started_at__gt=lost.started_at)
+            .exists()
+        ),
+        timeout=60,
+        message=f"worker [{number}] was not started again",
     )
     wait_until(
-        lambda: Slice.objects.filter(execution_id=ex_id, holder__contains=f":{number}:")
-        .exclude(holder__startswith=f"{_node}:{pid}:").exists(),
-        timeout=30, message=f"the new worker [{number}] does not process slices",
+        lambda: (
+            Slice.objects.filter(execution_id=ex_id, holder__contains=f":{number}:")
+            .exclude(holder__startswith=f"{_node}:{pid}:")
+            .exists()
+        ),
+        timeout=30,
+        message=f"the new worker [{number}] does not process slices",
     )
     assert running_worker_loops(ex_id) == 2
 

@@ -35,7 +35,11 @@ def test_once_job_runs_to_completed_with_every_slice_processed(engine):
     assert stats["queuing_complete"]
     assert stats["job_duration"] >= 1
     assert [t["to"] for t in history(engine, ex_id)] == [
-        "pending", "scheduling", "initializing", "running", "completed"
+        "pending",
+        "scheduling",
+        "initializing",
+        "running",
+        "completed",
     ]
     assert slice_states(ex_id) == {"pending": 0, "start": 0, "completed": 10, "error": 0}
 
@@ -181,6 +185,7 @@ def test_workers_endpoint_changes_the_number_of_running_worker_loops(engine):
         assert response.status_code == 200, response.text
         assert response.json() == {"message": message}
         wait_until(
-            lambda: running_worker_loops(ex_id) == wanted, timeout=30,
+            lambda wanted=wanted: running_worker_loops(ex_id) == wanted,
+            timeout=30,
             message=f"after {params}: {running_worker_loops(ex_id)} worker loops running, not {wanted}",
         )

@@ -100,7 +100,12 @@ class Terminal:
         script = f"set -euo pipefail\nsource {self.exported}\n{code}\nexport -p > {self.exported}\n"
         result = subprocess.run(
             ["bash", "-c", script],
-            cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=120, check=False,
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         return Ran(code, result.returncode, result.stdout, result.stderr, self._new_calls())
 
@@ -192,5 +197,5 @@ def test_the_readme_shows_the_box_that_make_run_prints():
 def readme_info_sample() -> dict:
     """The info object the README shows after its first curl line."""
     text = README.read_text()
-    after = text[text.index("<!-- readme-walkthrough: info -->"):]
+    after = text[text.index("<!-- readme-walkthrough: info -->") :]
     return json.loads(re.search(r"^```json\n(.*?)^```$", after, re.MULTILINE | re.DOTALL).group(1))

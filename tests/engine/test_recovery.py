@@ -19,13 +19,23 @@ def failed_source_execution() -> Execution:
     job = Job.objects.create(name=spec["name"], spec=spec)
     config = validate_job(spec).config
     source = Execution.objects.create(
-        job=job, name=job.name, config=config, workers=1, status="failed", has_errors=True,
+        job=job,
+        name=job.name,
+        config=config,
+        workers=1,
+        status="failed",
+        has_errors=True,
         failure_reason="execution: had 2 slice failure(s) during processing",
     )
     for order, state in enumerate(SOURCE_STATES, start=1):
         Slice.objects.create(
-            execution=source, slicer_id=0, slicer_order=order, request={"count": 1, "processed": order - 1},
-            state=state, error="Error: boom" if state == "error" else "", retry_count=3 if state == "error" else 0,
+            execution=source,
+            slicer_id=0,
+            slicer_order=order,
+            request={"count": 1, "processed": order - 1},
+            state=state,
+            error="Error: boom" if state == "error" else "",
+            retry_count=3 if state == "error" else 0,
         )
     return source
 
@@ -36,9 +46,7 @@ def failed_source_execution() -> Execution:
 )
 def test_recovery_reruns_exactly_the_slices_its_cleanup_type_selects(engine, cleanup_type, rerun_states, count):
     source = failed_source_execution()
-    expected = set(
-        Slice.objects.filter(execution=source, state__in=rerun_states).values_list("slice_id", flat=True)
-    )
+    expected = set(Slice.objects.filter(execution=source, state__in=rerun_states).values_list("slice_id", flat=True))
     assert len(expected) == count
 
     response = engine.post(f"/v1/ex/{source.ex_id}/_recover", params={"cleanup_type": cleanup_type})
@@ -53,7 +61,11 @@ def test_recovery_reruns_exactly_the_slices_its_cleanup_type_selects(engine, cle
     assert set(Slice.objects.filter(execution_id=ex_id).values_list("slice_id", flat=True)) == expected
     assert slice_states(ex_id) == {"pending": 0, "start": 0, "completed": len(expected), "error": 0}
     assert [t["to"] for t in history(engine, ex_id)] == [
-        "pending", "scheduling", "initializing", "recovering", "completed"
+        "pending",
+        "scheduling",
+        "initializing",
+        "recovering",
+        "completed",
     ]
 
 
@@ -62,12 +74,21 @@ def test_recovery_without_cleanup_type_reruns_unfinished_slices_then_slices_on_a
     spec = generator_job(size=8, slice_size=1, workers=1, name="engine recovery continues")
     job = Job.objects.create(name=spec["name"], spec=spec)
     source = Execution.objects.create(
-        job=job, name=job.name, config=validate_job(spec).config, workers=1, status="failed", has_errors=True,
+        job=job,
+        name=job.name,
+        config=validate_job(spec).config,
+        workers=1,
+        status="failed",
+        has_errors=True,
     )
     for order, state in enumerate(["error", "error", "completed", "completed", "completed", "completed"], start=1):
         Slice.objects.create(
-            execution=source, slicer_id=0, slicer_order=order, request={"count": 1, "processed": order - 1},
-            state=state, error="Error: boom" if state == "error" else "",
+            execution=source,
+            slicer_id=0,
+            slicer_order=order,
+            request={"count": 1, "processed": order - 1},
+            state=state,
+            error="Error: boom" if state == "error" else "",
         )
 
     response = engine.post(f"/v1/ex/{source.ex_id}/_recover")

@@ -23,8 +23,8 @@ from jobs.ops.api import (
     runtime_of,
 )
 from jobs.ops.generator import DateRenderer
-from jobs.ops.readers import TEST_READER_REQUESTS
 from jobs.ops.options import NoopOptions
+from jobs.ops.readers import TEST_READER_REQUESTS
 from jobs.ops.registry import Kind
 from jobs.validation import validate_job
 from jobsite.errors import Invalid
@@ -232,7 +232,7 @@ def test_data_generator_between_without_start_begins_at_the_epoch():
 def test_date_renderer_matches_datetime():
     render, rng = DateRenderer(), random.Random(3)
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    for ms in [0, -1, 999, 86_399_999, 86_400_000, *(rng.randrange(-10**13, 10**13) for _ in range(2000))]:
+    for ms in [0, -1, 999, 86_399_999, 86_400_000, *(rng.randrange(-(10**13), 10**13) for _ in range(2000))]:
         expected = (epoch + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert render(ms) == expected
 

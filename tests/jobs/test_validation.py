@@ -184,9 +184,7 @@ def test_operations_need_a_list_of_at_least_two(operations):
 
 
 def test_operation_that_is_not_an_object_is_rejected():
-    assert "Invalid Operation config in operations, got string" in rejection(
-        job({"_op": "data_generator"}, "noop")
-    )
+    assert "Invalid Operation config in operations, got string" in rejection(job({"_op": "data_generator"}, "noop"))
 
 
 def test_assets_must_be_a_list():

@@ -29,8 +29,12 @@ def start_node(data_dir, port, *args, **environment) -> subprocess.Popen:
         **environment,
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "jobsite.run", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "jobsite.run", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

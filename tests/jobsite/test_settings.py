@@ -41,8 +41,12 @@ def bare_environment(tmp_path, **environment) -> dict:
 def settings_with(tmp_path, **environment):
     script = "import django; django.setup()\n" + PRINT_SETTINGS
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=bare_environment(tmp_path, **environment),
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=bare_environment(tmp_path, **environment),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout)
 
@@ -149,8 +153,11 @@ def test_plain_http_mode_has_no_secure_only_cookies_or_redirects(tmp_path):
         "print(settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=bare_environment(tmp_path, JOBSITE_HTTPS="false"),
-        capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=bare_environment(tmp_path, JOBSITE_HTTPS="false"),
+        capture_output=True,
+        text=True,
     )
 
     assert result.stdout.split() == ["False", "False", "0"]
@@ -180,8 +187,11 @@ def test_django_setup_without_database_url_starts_no_postgresql(tmp_path):
 def test_commands_that_need_no_database_start_none(tmp_path):
     for command in (["check"], ["makemigrations", "--check", "--dry-run"]):
         result = subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=ROOT, env=without_database_url(tmp_path),
-            capture_output=True, text=True,
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=without_database_url(tmp_path),
+            capture_output=True,
+            text=True,
         )
         assert result.returncode == 0, (command, result.stdout, result.stderr)
     assert not (tmp_path / "pg").exists()
@@ -189,8 +199,11 @@ def test_commands_that_need_no_database_start_none(tmp_path):
 
 def test_a_bad_jobsite_setting_stops_the_start_with_its_name(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"], cwd=ROOT,
-        env=bare_environment(tmp_path, JOBSITE_STOP_TIMEOUT_SECONDS="soon"), capture_output=True, text=True,
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=bare_environment(tmp_path, JOBSITE_STOP_TIMEOUT_SECONDS="soon"),
+        capture_output=True,
+        text=True,
     )
 
     assert result.returncode != 0

@@ -93,7 +93,9 @@ def test_purge_deletes_old_finished_tasks_but_keeps_the_children_of_running_ones
     running_parent = registry.begin(action=ACTION, description="a long execution")
     old_child = registry.finish(registry.begin(action=ACTION + "/part", description="part", parent=running_parent))
     recent = registry.finish(registry.begin(action=ACTION, description="recent"))
-    Task.objects.filter(pk__in=[old.pk, old_child.pk, running_parent.pk]).update(started_at=long_ago, finished_at=long_ago)
+    Task.objects.filter(pk__in=[old.pk, old_child.pk, running_parent.pk]).update(
+        started_at=long_ago, finished_at=long_ago
+    )
     Task.objects.filter(pk=running_parent.pk).update(finished_at=None)
 
     assert registry.purge_finished(older_than_days=7) == 1
