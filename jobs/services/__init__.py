@@ -1,21 +1,17 @@
 """Use cases on jobs, executions and slices: the only code that changes their state (DESIGN.md rule 1).
 
-Split by what each module owns: `jobs` (the stored specs), `executions` (creation, the state machine,
-the controller's lease), `slices` (pending → start → completed | error, leases), and the `lookups` they
-share. Callers use the names below as `jobs.services.<name>`.
+Split by what each module owns: `jobs` (the stored specs), `executions` (creation and the state
+machine), `leases` (the one controller holding an execution), `slices` (pending → start → completed |
+error, and their leases), and the `lookups` they share. Callers use the names below as `jobs.services.<name>`.
 """
 
 from jobs.services.executions import (
     WORKER_PARAMETER_MESSAGE,
-    ask_for_new_controller,
     cancel_execution_task,
     change_workers,
-    claim_execution,
-    heartbeat_controller,
     pause_execution,
     recover_execution,
     recover_job,
-    release_controller,
     resume_execution,
     set_execution_status,
     start_job,
@@ -23,6 +19,7 @@ from jobs.services.executions import (
     take_step,
 )
 from jobs.services.jobs import delete_job, set_job_active, submit_job, update_job
+from jobs.services.leases import ask_for_new_controller, claim_execution, heartbeat_controller, release_controller
 from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job, latest_execution
 from jobs.services.slices import (
     add_slices,

@@ -9,16 +9,14 @@ actions and the engine all call these.
 from __future__ import annotations
 
 import copy
-import secrets
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs import dispatch
-from jobs.lifecycle import ENGINE_STEPS, LIVING, PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
+from jobs.lifecycle import ENGINE_STEPS, PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
 from jobs.models import Execution, ExecutionTransition, Job, RecoveryType
-from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job
+from jobs.services.lookups import controller_alive, describe, get_execution, get_job
 from jobs.services.slices import requeue_slices_in_hand
 from jobs.validation import job_body, validate_job
 from jobsite import actions
@@ -284,25 +282,24 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
 
 
 def pause_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> Execution:
-    """The controller stops handing out slices; slices in flight finish."""
-    with transaction.atomic():
-        execution = _living_execution(ex_id)
-        if execution.status not in PAUSABLE:  # still starting up, or stopping
-            raise Conflict(f"Execution {ex_id} is not available to pause")
-        if execution.status != S.PAUSED:
-            transition(execution, S.PAUSED, actor=actor, reason="pause requested")
-            _record_control(actions.JOBS_PAUSE, execution, headers)
-        return execution
+    """The controller stops handing out slices; slices in flight finish. A paused one stays paused."""
+    return _set_paused(ex_id, True, actor=actor, headers=headers)
 
 
 def resume_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> Execution:
+    """A paused execution runs again; a running one is left as it is."""
+    return _set_paused(ex_id, False, actor=actor, headers=headers)
+
+
+def _set_paused(ex_id: str, paused: bool, *, actor: str, headers: dict | None) -> Execution:
+    verb = "pause" if paused else "resume"
     with transaction.atomic():
         execution = _living_execution(ex_id)
         if execution.status not in PAUSABLE:  # still starting up, or stopping
-            raise Conflict(f"Execution {ex_id} is not available to resume")
-        if execution.status == S.PAUSED:
-            transition(execution, S.RUNNING, actor=actor, reason="resume requested")
-            _record_control(actions.JOBS_RESUME, execution, headers)
+            raise Conflict(f"Execution {ex_id} is not available to {verb}")
+        if (execution.status == S.PAUSED) != paused:
+            transition(execution, S.PAUSED if paused else S.RUNNING, actor=actor, reason=f"{verb} requested")
+            _record_control(actions.JOBS_PAUSE if paused else actions.JOBS_RESUME, execution, headers)
         return execution
 
 
@@ -346,75 +343,3 @@ def _record_control(action: str, execution: Execution, headers: dict | None, res
 def cancel_execution_task(task) -> None:
     """Cancelling an execution's task (the task registry's handler) stops the execution."""
     stop_execution(task.target, actor=f"task {task.task_id} cancelled")
-
-
-# --- the controller's lease ------------------------------------------------------------------------------
-
-
-def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
-    """Make this node the execution's controller. A pending execution is claimed once; a living one whose
-    controller went silent is taken over. Returns None when there is nothing to claim."""
-    with transaction.atomic():
-        try:
-            execution = Execution.objects.select_for_update().get(pk=ex_id)
-        except Execution.DoesNotExist:
-            return None
-        # Not alive also when the reaper cleared controller_node to ask for a new controller.
-        takeover = execution.status in LIVING and execution.status != S.PENDING and not controller_alive(execution)
-        if execution.status != S.PENDING and not takeover:
-            return None
-        now = timezone.now()
-        token = secrets.token_hex(8)
-        execution.controller_node_id, execution.controller_heartbeat, execution.controller_token = node_id, now, token
-        if takeover:
-            execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
-            ExecutionTransition.objects.create(
-                execution=execution,
-                from_status=execution.status,
-                to_status=execution.status,
-                actor=engine_actor(node_id),
-                reason="controller taken over after the previous one went silent",
-            )
-            return execution
-        return transition(
-            execution,
-            S.SCHEDULING,
-            actor=engine_actor(node_id),
-            reason="controller claimed the execution",
-            controller_node_id=node_id,
-            controller_heartbeat=now,
-            controller_token=token,
-        )
-
-
-def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = None, checkpoint=None):
-    """Refresh the controller's lease (and stats); returns (status, wanted workers), or None when another
-    controller holds the execution now."""
-    fields = {"controller_heartbeat": timezone.now()}
-    if slicer_stats is not None:
-        fields["slicer_stats"] = slicer_stats
-    if checkpoint is not None:
-        fields["checkpoint"] = checkpoint
-    if not Execution.objects.filter(pk=ex_id, controller_token=token).update(**fields):
-        return None
-    return Execution.objects.values_list("status", "workers").get(pk=ex_id)
-
-
-def release_controller(ex_id: str, *, token: str) -> None:
-    """Give up the lease at once (the node is stopping), so the reaper on any node finds the execution
-    orphaned at its next pass instead of after the node timeout."""
-    long_ago = timezone.now() - timedelta(days=1)
-    Execution.objects.filter(pk=ex_id, controller_token=token).update(
-        controller_node=None, controller_heartbeat=long_ago
-    )
-
-
-def ask_for_new_controller(ex_id: str, *, last_heartbeat) -> bool:
-    """The execution's controller went silent (or none claimed it): ask once per silence period, with a
-    conditional update so that of all the nodes noticing, one asks."""
-    asked = Execution.objects.filter(pk=ex_id, controller_heartbeat=last_heartbeat).update(
-        controller_node=None, controller_heartbeat=timezone.now()
-    )
-    if asked:
-        dispatch.controller(ex_id)
-    return bool(asked)

@@ -1,5 +1,6 @@
 """Console login: sessions with CSRF on every form, POST-only state changes, logout, expiry, rate limits."""
 
+import dataclasses
 import io
 import time
 
@@ -140,11 +141,12 @@ def test_a_session_ends_after_the_configured_idle_time(server_with):
     assert response.headers["location"].startswith("/console/login/")
 
 
-def test_the_admin_password_is_stored_only_as_a_django_hash_and_logs_in(visitor, monkeypatch):
+def test_the_admin_password_is_stored_only_as_a_django_hash_and_logs_in(visitor, settings):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    monkeypatch.setenv("JOBSITE_ADMIN_PASSWORD", "a-Secret-set-by-the-operator")
+    # JOBSITE_ADMIN_PASSWORD, as the settings read it at start.
+    settings.JOBSITE = dataclasses.replace(settings.JOBSITE, admin_password="a-Secret-set-by-the-operator")
     call_command("ensure_admin", stdout=io.StringIO())
 
     stored = get_user_model().objects.get(username="admin").password
