@@ -1,8 +1,11 @@
 """Work handed to the worker nodes: execution controllers and worker loops, as django-q2 tasks.
 
-Services and the engine enqueue through here, never through the engine itself, so imports run one way
-(services → dispatch; the queue reaches the engine by the dotted names of jobs/q.py). Enqueueing waits
-for the current transaction to commit, so no worker node ever sees an execution that does not exist yet.
+Each worker node's engine cluster consumes a queue of its own (`engine_queue(node_id)`), so a loop goes
+to exactly the node the placement (jobs/services/placement.py) found a free slot on, and no busy node
+can take, and sit on, a loop another node could run. Services and the engine enqueue through here,
+never through the engine itself, so imports run one way (the queue reaches the engine by the dotted
+names of jobs/q.py). Enqueueing waits for the current transaction to commit, so no worker node ever
+sees a placement that does not exist yet.
 """
 
 from django.db import transaction
@@ -12,13 +15,30 @@ RUN_CONTROLLER = "jobs.q.run_execution"  # the name queued rows of earlier versi
 RUN_WORKER = "jobs.q.run_worker"
 
 
-def controller(ex_id: str) -> None:
-    """A controller for the execution, on whichever worker node takes it from the engine queue."""
-    transaction.on_commit(lambda: async_task(RUN_CONTROLLER, ex_id, task_name=f"controller {ex_id}", group=ex_id))
+def engine_queue(node_id: str) -> str:
+    """The django-q2 queue (cluster name) of a node's engine."""
+    return f"engine.{node_id}"
 
 
-def worker(ex_id: str, number: int) -> None:
-    """Worker loop `number` of the execution."""
+def controller(node_id: str, ex_id: str, task_pk: int) -> None:
+    """The execution's controller, placed on `node_id` as task `task_pk`."""
     transaction.on_commit(
-        lambda: async_task(RUN_WORKER, ex_id, number, task_name=f"worker {number} {ex_id}", group=ex_id)
+        lambda: async_task(
+            RUN_CONTROLLER, ex_id, task_pk, task_name=f"controller {ex_id}", group=ex_id, cluster=engine_queue(node_id)
+        )
+    )
+
+
+def worker(node_id: str, ex_id: str, number: int, task_pk: int) -> None:
+    """Worker loop `number` of the execution, placed on `node_id` as task `task_pk`."""
+    transaction.on_commit(
+        lambda: async_task(
+            RUN_WORKER,
+            ex_id,
+            number,
+            task_pk,
+            task_name=f"worker {number} {ex_id}",
+            group=ex_id,
+            cluster=engine_queue(node_id),
+        )
     )

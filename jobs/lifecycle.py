@@ -76,8 +76,9 @@ ENGINE_STEPS: dict[str, tuple[frozenset[str], str]] = {
     Step.PROBATION_PASSED: (frozenset({S.FAILING}), S.RUNNING),
 }
 
-# Statuses in which the controller hands out new slices.
-SLICING = frozenset({S.RUNNING, S.RECOVERING, S.FAILING})
+# Statuses in which the controller cuts new slices. Not while recovering: the old slices run first, then
+# the execution goes `running` and slicing continues (as in Teraslice).
+SLICING = frozenset({S.RUNNING, S.FAILING})
 
 
 # --- what people may ask --------------------------------------------------------------------------------

@@ -82,6 +82,10 @@ class Execution(models.Model):
     slicer_stats = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     workers = models.PositiveIntegerField(help_text="Worker loops wanted now; `_workers` changes it live.")
+    allotted_workers = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Worker loops the scheduler gives it now (its share of the slots)."
+    )
+    scheduling_reason = models.CharField(max_length=255, blank=True, help_text="Why it waits for slots, while it does.")
     recovered_execution = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="recoveries"
     )

@@ -1,14 +1,15 @@
 """django-q2 entry points of the engine (named in jobs/dispatch.py): they call the engine, nothing else.
 
-Controllers and worker loops run on the engine queue (the default cluster, `jobsite`).
+Controllers and worker loops run on their node's engine queue. A queued row of an earlier version
+carries no placement (`task_pk`): such a loop is not wanted and does nothing.
 """
 
 from jobs.engine import controller, worker
 
 
-def run_execution(ex_id: str) -> str:
-    return controller.run_controller(ex_id)
+def run_execution(ex_id: str, task_pk: int | None = None) -> str:
+    return controller.run_controller(ex_id, task_pk) if task_pk else "not wanted"
 
 
-def run_worker(ex_id: str, number: int) -> dict:
-    return worker.run_worker(ex_id, number)
+def run_worker(ex_id: str, number: int, task_pk: int | None = None) -> dict:
+    return worker.run_worker(ex_id, number, task_pk) if task_pk else {"processed": 0, "wanted": False}

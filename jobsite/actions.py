@@ -17,8 +17,10 @@ JOBS_RECOVER = "cluster:admin/jobs/recover"
 JOBS_WORKERS = "cluster:admin/jobs/workers"
 JOBS_CLOSE = "cluster:admin/jobs/close"
 JOBS_OPEN = "cluster:admin/jobs/open"
-# The engine's long-running tasks: an execution's controller, and each of its worker loops.
+# The engine's long-running tasks: an execution, and the loops that hold its slots (its controller and
+# each of its workers).
 JOBS_EXECUTION = "cluster:admin/jobs/execution"
+JOBS_EXECUTION_CONTROLLER = "cluster:admin/jobs/execution/controller"
 JOBS_EXECUTION_WORKER = "cluster:admin/jobs/execution/worker"
 
 TASKS_CANCEL = "cluster:admin/tasks/cancel"

@@ -26,7 +26,6 @@ class JobsiteSettings:
     # A node that has not heartbeated for this long is shown disconnected and its work is taken over.
     node_heartbeat_seconds: float = 5.0
     node_timeout_seconds: float = 30.0
-    worker_slots: int = 0  # 0: the node's cpu count
     task_retention_days: float = 7.0
     audit_days: float = 90.0
     # Failed logins allowed per user and client address within the window, then 429 until it passes.
@@ -40,7 +39,8 @@ class JobsiteSettings:
     worker_start_grace_seconds: float = 30.0
     # A graceful stop waits this long for slices in hand, then forces.
     stop_timeout_seconds: float = 60.0
-    # django-q2: processes per worker node for the engine's long loops and for control actions.
+    # django-q2: processes per worker node for the engine's long loops (its slots: each controller and
+    # each worker loop holds one) and for control actions.
     engine_workers: int = 8
     engine_max_rss_kb: int = 512 * 1024
     control_workers: int = 2
@@ -62,6 +62,9 @@ class JobsiteSettings:
     hsts_preload: bool = False
     behind_proxy: bool = False
     log_level: str = "INFO"
+
+    # Worker loops one execution may ask for; 0: the cluster's engine slots (at most 1,024 in any case).
+    max_workers: int = 0
 
     def __post_init__(self):
         if self.anonymous not in ANONYMOUS_MODES:

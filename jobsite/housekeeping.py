@@ -12,10 +12,12 @@ import time
 from django.db import connection, transaction
 
 from jobs.engine.reaper import reap
+from jobs.services import place
 from jobsite.access.audit import purge_old_entries
 from jobsite.conf import conf
 from tasks import registry
-from tasks.nodes import this_node_id
+from tasks.models import Node
+from tasks.nodes import heartbeat_node, register_node, this_node_id
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +27,22 @@ PURGE_LOCK = 0x6A6F6275  # pg advisory lock key for the purges
 
 
 def run(*, while_true) -> None:
-    """Housekeeping every `JOBSITE_NODE_HEARTBEAT_SECONDS` for as long as `while_true()` says so."""
+    """Housekeeping every `JOBSITE_NODE_HEARTBEAT_SECONDS` for as long as `while_true()` says so: this
+    node's engine slots stay registered, dead loops are reaped and loops are placed on free slots."""
     next_round = next_purge = 0.0
+    registered = False
     while while_true():
         if time.monotonic() < next_round:
             time.sleep(WAKE_SECONDS)
             continue
         next_round = time.monotonic() + conf.node_heartbeat_seconds
         try:
+            if not registered:
+                register_node(roles=[Node.Role.WORKER], total=conf.engine_workers)
+                registered = True
+            heartbeat_node()
             reap(this_node_id())
+            place()
             if time.monotonic() >= next_purge:
                 purge_expired()
                 next_purge = time.monotonic() + PURGE_SECONDS

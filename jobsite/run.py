@@ -180,7 +180,7 @@ def main(argv=None) -> int:
         admin_notice = io.StringIO()
         if "web" in roles:
             call_command("ensure_admin", stdout=admin_notice)
-        slots = conf.worker_slots or os.cpu_count() or 1
+        slots = conf.engine_workers
         node = register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
         heartbeat = Heartbeat(conf.node_heartbeat_seconds)

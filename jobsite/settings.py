@@ -189,6 +189,9 @@ _ENGINE_TIMEOUT = 30 * 24 * 3600
 _CONTROL_TIMEOUT = JOBSITE.control_timeout
 Q_CLUSTER = {
     "name": "jobsite",
+    # Each node's engine consumes a queue of its own (jobs/dispatch.py: engine_queue), so the placement
+    # hands a loop to the node that has a free slot for it.
+    "cluster_name": f"engine.{JOBSITE.node_id}",
     "workers": JOBSITE.engine_workers,
     "queue_limit": JOBSITE.engine_workers,
     "timeout": _ENGINE_TIMEOUT,

@@ -18,20 +18,25 @@ _registration: dict = {}
 
 
 def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
-    """Create or refresh this node's row; a restarted node keeps its id and history."""
+    """Create or refresh this node's row; a restarted node keeps its id and history. The roles of a node
+    that is up add up: its supervisor registers it, its engine registers the engine's slots."""
     _registration.update(roles=roles, total=total, name=name)
     hostname = socket.gethostname()
     now = timezone.now()
+    current = Node.objects.filter(node_id=this_node_id(), stopped_at__isnull=True).first()
+    if current is not None:
+        roles = sorted(set(current.roles) | set(roles))
+        total = max(total, current.total)
     node, _ = Node.objects.update_or_create(
         node_id=this_node_id(),
         defaults={
             "name": name or hostname,
             "hostname": hostname,
-            "pid": os.getpid(),
+            "pid": current.pid if current else os.getpid(),
             "roles": sorted(roles),
             "version": jobsite.__version__,
             "total": total,
-            "started_at": now,
+            "started_at": current.started_at if current else now,
             "heartbeat_at": now,
             "stopped_at": None,
         },
@@ -40,9 +45,10 @@ def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
 
 
 def heartbeat_node() -> None:
-    """Refresh this node's row; a row removed meanwhile (an operator cleaning up) is registered again."""
-    beat = Node.objects.filter(node_id=this_node_id()).update(heartbeat_at=timezone.now(), stopped_at=None)
-    if not beat and _registration:
+    """Refresh this node's row; a row removed meanwhile (an operator cleaning up) is registered again. A
+    node marked stopped stays stopped: it is draining, its loops are handing their work over."""
+    Node.objects.filter(node_id=this_node_id(), stopped_at__isnull=True).update(heartbeat_at=timezone.now())
+    if _registration and not Node.objects.filter(node_id=this_node_id()).exists():
         register_node(**_registration)
 
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tasks.models import Task
@@ -39,11 +39,14 @@ def begin(
     number: int | None = None,
     headers: dict | None = None,
     status: dict | None = None,
+    node_id: str = "",
 ) -> Task:
-    """Record a task running on this node, alive as of now. Children inherit the parent's headers."""
+    """Record a task running on this node (or on `node_id`, where it was placed), alive as of now.
+    Children inherit the parent's headers."""
     inherited = dict(parent.headers) if parent else {}
+    now = timezone.now()
     return Task.objects.create(
-        node_id=this_node_id(),
+        node_id=node_id or this_node_id(),
         action=action,
         description=description,
         target=target,
@@ -52,8 +55,25 @@ def begin(
         number=number,
         headers={**inherited, **(headers or {})},
         status=status or {},
-        heartbeat_at=timezone.now(),
+        started_at=now,
+        heartbeat_at=now,
     )
+
+
+def take(task_id: int) -> Task | None:
+    """The process a task was placed for starts it: the task if it still runs, on this node, uncancelled
+    and not yet taken (else None: the work was given up, or this is a redelivered or duplicate start,
+    and must do nothing). Taking is a conditional update, so of two deliveries one wins."""
+    untaken = Q(heartbeat_at=F("started_at"))  # a placed task keeps its creation heartbeat until taken
+    taken = Task.objects.running().filter(untaken, pk=task_id, node_id=this_node_id(), cancelled=False)
+    if not taken.update(heartbeat_at=timezone.now()):
+        return None
+    return Task.objects.get(pk=task_id)
+
+
+def still_wanted(task_id: int) -> bool:
+    """The task runs and nobody cancelled it (a loop asks this on its beats)."""
+    return Task.objects.running().filter(pk=task_id, cancelled=False).exists()
 
 
 def report(task_id: int, status: dict | None = None) -> None:
@@ -115,14 +135,15 @@ def finish_open(*, target: str, actions: Iterable[str], result=None, error=None)
     )
 
 
-def end_silent(*, action: str, silence_seconds: float, error: dict) -> int:
-    """Fail the running tasks of `action` that have not reported for `silence_seconds` (their process died)."""
-    cutoff = timezone.now() - timedelta(seconds=silence_seconds)
-    return (
-        Task.objects.running()
-        .filter(action=action, heartbeat_at__lt=cutoff)
-        .update(finished_at=timezone.now(), error=error)
-    )
+def end_silent(*, action: str, silence_seconds: float, start_grace_seconds: float, error: dict) -> int:
+    """Fail the running tasks of `action` that have not reported for `silence_seconds` (their process died),
+    or that were placed and never taken within `start_grace_seconds`."""
+    now = timezone.now()
+    # A placed task that no process took yet still has the heartbeat it was created with.
+    never_taken = Q(heartbeat_at=F("started_at"), started_at__lt=now - timedelta(seconds=start_grace_seconds))
+    gone_silent = ~Q(heartbeat_at=F("started_at")) & Q(heartbeat_at__lt=now - timedelta(seconds=silence_seconds))
+    silent = Task.objects.running().filter(action=action).filter(never_taken | gone_silent)
+    return silent.update(finished_at=now, error=error)
 
 
 # --- cancellation ----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import json
 
 import jobsite
+from jobs.lifecycle import LIVING
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobs.stats import slicer_stats
 from jobsite.dates import iso
@@ -49,6 +50,8 @@ def execution_record(execution: Execution) -> dict:
         recovered_execution=execution.recovered_execution_id,
         recovered_slice_type=execution.recovered_slice_type,
         _deleted_on=iso(execution.deleted_on),
+        # Beyond Teraslice: why a living execution waits for slots, while it does.
+        _scheduling_reason=execution.scheduling_reason if execution.status in LIVING else "",
     )
 
 

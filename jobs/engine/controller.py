@@ -1,8 +1,8 @@
 """The execution controller: one per living execution, on any worker node (a django-q2 task).
 
-It claims the execution, starts its worker loops (supervision.py), runs the slicers and writes their
-requests as pending slices with a bounded look-ahead (slicing.py), keeps `_slicer_stats` current
-(stats.py), and ends the execution: completed or failed for `once` jobs by the accounting of spec
+It runs in the slot the placement gave it (jobs/services/placement.py, which also places its workers),
+claims the execution, runs the slicers and writes their requests as pending slices with a bounded
+look-ahead (slicing.py), keeps `_slicer_stats` current (stats.py), and ends the execution: completed or failed for `once` jobs by the accounting of spec
 §3.3.4, stopped after a stop has drained. Every status change goes through jobs.services, each of the
 engine's own steps named in jobs.lifecycle. If this controller dies, another node takes the execution
 over from what is in the database (DESIGN.md rule 6).
@@ -18,14 +18,14 @@ from django.utils import timezone
 
 from jobs import services
 from jobs.engine.slicing import Slicing
-from jobs.engine.stats import analytics_summary, execution_stats
-from jobs.engine.supervision import Supervision
+from jobs.engine.stats import analytics_summary, execution_stats, live_workers
 from jobs.engine.worker import MAX_BATCH, fast_commits
 from jobs.lifecycle import SLICING, TERMINAL, ExecutionStatus, Step
 from jobs.models import Execution, SliceState
 from jobsite.conf import conf
 from jobsite.dates import iso
 from jobsite.errors import Unprocessable
+from tasks import registry
 from tasks.nodes import node_draining, this_node_id
 
 log = logging.getLogger(__name__)
@@ -33,31 +33,35 @@ S = ExecutionStatus
 
 LOOP_SECONDS = 0.02
 BEAT_SECONDS = 0.1  # status and lease refresh: pause, stop and the end are noticed this fast
-STATS_SECONDS = 0.5  # `_slicer_stats` and worker supervision
+STATS_SECONDS = 0.5  # `_slicer_stats`, live workers and the controller task's heartbeat
 # Enough pending slices that workers claiming in batches (up to MAX_BATCH) never find the queue empty.
 MIN_LOOK_AHEAD_PER_WORKER = 2 * MAX_BATCH
 
 
-def run_controller(ex_id: str) -> str:
+def run_controller(ex_id: str, task_pk: int) -> str:
+    """The controller placed as task `task_pk`; a start the placement no longer wants (given up,
+    redelivered, a duplicate) does nothing."""
     close_old_connections()
     fast_commits()
+    task = registry.take(task_pk)
+    if task is None:
+        return "not wanted"
     node_id = this_node_id()
-    execution = services.claim_execution(ex_id, node_id=node_id)
-    if execution is None:
-        return "nothing to claim"
-    controller = Controller(execution, node_id)
+    outcome = "nothing to claim"
     try:
-        return controller.run()
-    except Exception:
-        reason = f"execution controller failed: {traceback.format_exc()}"
-        log.exception("controller of %s failed", ex_id)
-        controller.end(S.FAILED, reason=reason, failure_reason=reason)  # a no-op if the lease was lost
-        return "failed"
+        execution = services.claim_execution(ex_id, node_id=node_id)
+        if execution is not None:
+            outcome = Controller(execution, node_id, task_pk).run_or_fail()
+        return outcome
+    finally:
+        registry.finish(task, result={"outcome": outcome})
+        services.place()  # its slot is free
 
 
 class Controller:
-    def __init__(self, execution: Execution, node_id: str):
+    def __init__(self, execution: Execution, node_id: str, task_pk: int):
         self.execution = execution
+        self.task_pk = task_pk
         self.ex_id = execution.ex_id
         self.token = execution.controller_token
         self.actor = services.engine_actor(node_id)
@@ -65,7 +69,7 @@ class Controller:
         self.once = self.config.get("lifecycle", "once") == "once"
         self.started = execution.checkpoint.get("started") or iso(timezone.now())
         self.checkpoint = dict(execution.checkpoint)
-        self.supervision = Supervision(self.ex_id)
+        self.alive = 0  # worker loops heartbeating now, refreshed with the stats
         self.slicing: Slicing | None = None
         self.slice_more = True
         self.failures_seen = 0
@@ -73,6 +77,15 @@ class Controller:
         self.stopping_since = None  # when the stop was asked, read once
 
     # --- lifecycle ---------------------------------------------------------------------------------------
+
+    def run_or_fail(self) -> str:
+        try:
+            return self.run()
+        except Exception:
+            reason = f"execution controller failed: {traceback.format_exc()}"
+            log.exception("controller of %s failed", self.ex_id)
+            self.end(S.FAILED, reason=reason, failure_reason=reason)  # a no-op if the lease was lost
+            return "failed"
 
     def run(self) -> str:
         if self.execution.status == S.SCHEDULING:
@@ -93,8 +106,6 @@ class Controller:
         self.slicing = Slicing(self.execution, self.checkpoint, slice_more=self.slice_more)
         if self.slicing.slicers and not recovering:
             self.fill(self.execution.workers)  # the first slices are waiting when the workers arrive
-        self.supervision.refresh()  # a takeover finds loops of the last controller still running
-        self.supervision.launch(self.execution.workers)
         return recovering
 
     # --- the loop ----------------------------------------------------------------------------------------
@@ -109,7 +120,8 @@ class Controller:
                 full = time.monotonic() >= next_stats
                 if full:
                     next_stats = time.monotonic() + STATS_SECONDS
-                    self.supervision.refresh()
+                    self.alive = live_workers(self.ex_id)
+                    registry.report(self.task_pk)
                 beat = self.beat(counts, full)
                 if beat is None:
                     log.warning("controller of %s lost its lease; another node took over", self.ex_id)
@@ -145,8 +157,6 @@ class Controller:
             return status
         if status == S.STOPPING:
             return self.finish_stop(counts)
-        if full:
-            self.supervision.launch(workers)
         self.watch_failures(status, counts)
         if status == S.RECOVERING and not in_flight(counts) and self.slice_more:
             self.step(Step.RECOVERED, "recovered slices done; slicing continues")
@@ -210,11 +220,11 @@ class Controller:
     # --- writing state -----------------------------------------------------------------------------------
 
     def stats(self, counts) -> dict:
-        """`_slicer_stats`; the supervision's live workers are refreshed by the loop just before."""
+        """`_slicer_stats`; the live workers are refreshed by the loop just before."""
         return execution_stats(
             self.ex_id,
             counts,
-            alive=len(self.supervision.alive),
+            alive=self.alive,
             started=self.started,
             checkpoint=self.checkpoint,
             slicers=len(self.slicing.slicers if self.slicing else []) or int(self.config.get("slicers", 1)),

@@ -6,10 +6,13 @@ All of it is idempotent and uses conditional updates, so any number of nodes may
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
-from jobs import services
+from jobs import dispatch, services
 from jobs.lifecycle import ExecutionStatus
 from jobs.models import Execution
 from jobsite import actions
@@ -18,6 +21,8 @@ from tasks import registry
 
 log = logging.getLogger(__name__)
 S = ExecutionStatus
+# Where each loop's queued arguments carry its placement (its task's pk).
+LOOP_PLACEMENT_ARG = {dispatch.RUN_CONTROLLER: 1, dispatch.RUN_WORKER: 2}
 
 
 def reap(node_id: str) -> None:
@@ -25,18 +30,31 @@ def reap(node_id: str) -> None:
     released = services.release_expired_slices(lease_seconds=conf.slice_lease_seconds)
     if released:
         log.warning("%s slice(s) whose worker went silent went back to pending", released)
-    end_silent_worker_tasks(conf.slice_lease_seconds)
+    end_silent_loops()
     end_orphaned_stops(conf.node_timeout_seconds, actor)
-    restart_orphaned_controllers(conf.node_timeout_seconds)
+    if purge_dead_queue_rows():
+        log.info("removed queue rows of loops that are no longer wanted")
 
 
-def end_silent_worker_tasks(lease_seconds: float) -> None:
-    """Worker loops that stopped reporting died with their process; their controller replaces them."""
-    registry.end_silent(
+def end_silent_loops() -> None:
+    """Loops that stopped reporting died with their process (and those placed but never started, with
+    their node): their slots are free again, and the placement replaces them."""
+    lost_workers = registry.end_silent(
         action=actions.JOBS_EXECUTION_WORKER,
-        silence_seconds=lease_seconds,
+        silence_seconds=conf.slice_lease_seconds,
+        start_grace_seconds=conf.worker_start_grace_seconds,
         error={"type": "worker_lost", "reason": "the worker stopped heartbeating"},
     )
+    lost_controllers = registry.end_silent(
+        action=actions.JOBS_EXECUTION_CONTROLLER,
+        silence_seconds=conf.node_timeout_seconds,
+        start_grace_seconds=conf.worker_start_grace_seconds,
+        error={"type": "controller_lost", "reason": "the controller stopped heartbeating"},
+    )
+    if lost_workers or lost_controllers:
+        log.warning(
+            "%s worker loop(s) and %s controller(s) went silent; they will be replaced", lost_workers, lost_controllers
+        )
 
 
 def end_orphaned_stops(silence_seconds: float, actor: str) -> None:
@@ -51,13 +69,26 @@ def end_orphaned_stops(silence_seconds: float, actor: str) -> None:
         services.stop_execution(ex_id, force=True, actor=actor)
 
 
-def restart_orphaned_controllers(silence_seconds: float) -> None:
-    """A living execution whose controller went silent (or that no controller claimed) gets a new
-    controller on whichever node takes it from the queue; `claim_execution` lets one controller win."""
-    cutoff = timezone.now() - timedelta(seconds=silence_seconds)
-    orphaned = Execution.objects.living().filter(
-        Q(controller_heartbeat__lt=cutoff) | Q(controller_heartbeat__isnull=True, created__lt=cutoff)
-    )
-    for ex_id, last_heartbeat in orphaned.values_list("ex_id", "controller_heartbeat")[:100]:
-        if services.ask_for_new_controller(ex_id, last_heartbeat=last_heartbeat):
-            log.warning("execution %s has no live controller; asked for a new one", ex_id)
+def purge_dead_queue_rows(limit: int = 500) -> int:
+    """Queue rows of loops that can never be wanted again: their placement ended (the reaper took the
+    loop for dead, the execution ended), or they come from before placements. A killed engine process
+    leaves its row locked for the queue's retry time (days); redelivered then, the loop would only find
+    out it is not wanted, so the row goes now. Only the ORM broker's rows can be read here; with Redis,
+    a redelivered loop still does nothing."""
+    if "orm" not in settings.Q_CLUSTER:
+        return 0
+    dead = []
+    for pk, payload in OrmQ.objects.filter(key__startswith="engine.").values_list("pk", "payload")[:limit]:
+        try:
+            queued = SignedPackage.loads(payload)
+        except Exception:  # not signed with this cluster's key: not ours to judge
+            continue
+        placement_arg = LOOP_PLACEMENT_ARG.get(queued.get("func"))
+        if placement_arg is None:
+            continue
+        args = queued.get("args") or ()
+        task_pk = args[placement_arg] if len(args) > placement_arg else None
+        if task_pk is None or not registry.still_wanted(task_pk):
+            dead.append(pk)
+    deleted, _ = OrmQ.objects.filter(pk__in=dead).delete()
+    return deleted

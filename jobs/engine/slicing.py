@@ -11,6 +11,10 @@ from jobs.engine.runtime import build_slicers
 from jobs.models import Execution, Slice
 from jobsite.dates import iso
 
+# Pending slices one execution keeps at most, whatever its workers and slicers ask: memory and the slice
+# table stay bounded.
+MAX_LOOK_AHEAD = 10_000
+
 
 class Slicing:
     """The slicers of one execution, with what they have cut so far (`orders`) and which are done."""
@@ -55,7 +59,9 @@ class Slicing:
         """Write new slices until the look-ahead is full; returns how many were written."""
         if self.all_sliced:
             return 0
+        workers = max(workers, 1)
         look_ahead = max(max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers)
+        look_ahead = min(look_ahead, MAX_LOOK_AHEAD)
         wanted = look_ahead - Slice.objects.pending().filter(execution_id=self.ex_id).count()
         batch = []
         while len(batch) < wanted and not self.all_sliced:

@@ -4,18 +4,32 @@ counted twice, whichever controller counts), and the per-operation analytics of 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
+from django.utils import timezone
 
 from jobs.engine.worker import worker_tasks
 from jobs.models import Slice, SliceState
 from jobs.stats import add_analytics, slicer_stats
+from jobsite.conf import conf
+
+
+def live_workers(ex_id: str) -> int:
+    """Worker loops of the execution that heartbeated within a lease."""
+    silence = timezone.now() - timedelta(seconds=conf.slice_lease_seconds)
+    return worker_tasks(ex_id).running().filter(heartbeat_at__gte=silence).exclude(heartbeat_at=F("started_at")).count()
 
 
 def execution_stats(ex_id: str, counts: dict, *, alive: int, slicers: int, started: str, checkpoint: dict) -> dict:
     """`_slicer_stats` (spec §3.6) from the slice `counts` and `alive` worker loops."""
-    workers = worker_tasks(ex_id).aggregate(
-        joined=Count("id"), disconnected=Count("id", filter=Q(finished_at__isnull=False, error__isnull=False))
+    # Loops placed but never started (their node died first) never joined.
+    workers = (
+        worker_tasks(ex_id)
+        .exclude(heartbeat_at=F("started_at"))
+        .aggregate(
+            joined=Count("id"), disconnected=Count("id", filter=Q(finished_at__isnull=False, error__isnull=False))
+        )
     )
     active = Slice.objects.in_hand().filter(execution_id=ex_id).values("holder").distinct().count()
     stats = slicer_stats(

@@ -68,40 +68,40 @@ class SliceHeartbeat(threading.Thread):
         connection.close()
 
 
-def run_worker(ex_id: str, number: int) -> dict:
+def run_worker(ex_id: str, number: int, task_pk: int) -> dict:
+    """Worker loop `number`, placed as task `task_pk`; a start the placement no longer wants (given up,
+    redelivered, a duplicate) touches no slice."""
     close_old_connections()
     fast_commits()
-    execution = Execution.objects.get(pk=ex_id)
-    if execution.status in TERMINAL:
-        return {"processed": 0}
-    holder = f"{this_node_id()}:{os.getpid()}:{number}:{secrets.token_hex(3)}"
-    loop = WorkerLoop(execution, number, holder)
-    parent = registry.running_task(action=actions.JOBS_EXECUTION, target=ex_id)
-    task = registry.begin(
-        action=actions.JOBS_EXECUTION_WORKER,
-        number=number,
-        target=ex_id,
-        cancellable=True,
-        parent=parent,
-        description=services.describe(execution.job_id, execution.name, ex_id) + f" worker [{number}]",
-    )
-    loop.task_id = task.pk
-    heartbeat = SliceHeartbeat(holder, loop.report)
-    heartbeat.start()
+    task = registry.take(task_pk)
+    if task is None:
+        return {"processed": 0, "wanted": False}
+    loop = None
     try:
-        loop.run()
+        execution = Execution.objects.get(pk=ex_id)
+        if execution.status in TERMINAL:
+            return {"processed": 0}
+        holder = f"{this_node_id()}:{os.getpid()}:{number}:{secrets.token_hex(3)}"
+        loop = WorkerLoop(execution, number, holder, task.pk)
+        heartbeat = SliceHeartbeat(holder, loop.report)
+        heartbeat.start()
+        try:
+            loop.run()
+        finally:
+            heartbeat.stopping.set()
+            heartbeat.join(timeout=5)
+            loop.report()
+            loop.pipeline.shutdown()
+        return {"processed": loop.processed, "failed": loop.failed}
     finally:
-        heartbeat.stopping.set()
-        heartbeat.join(timeout=5)
-        loop.report()
-        registry.finish(task, result={"processed": loop.processed, "failed": loop.failed})
-        loop.pipeline.shutdown()
-    return {"processed": loop.processed, "failed": loop.failed}
+        done = {"processed": loop.processed, "failed": loop.failed} if loop else {"processed": 0}
+        registry.finish(task, result=done)
+        services.place()  # its slot is free
 
 
 class WorkerLoop:
-    def __init__(self, execution: Execution, number: int, holder: str):
-        self.ex_id, self.number, self.holder = execution.ex_id, number, holder
+    def __init__(self, execution: Execution, number: int, holder: str, task_id: int):
+        self.ex_id, self.number, self.holder, self.task_id = execution.ex_id, number, holder, task_id
         self.max_retries = int(execution.config.get("max_retries", 3))
         self.pipeline = build_pipeline(execution, worker_id=holder)
         self.processed = self.failed = 0
@@ -109,7 +109,6 @@ class WorkerLoop:
         self.checks = 0
         self.analytics_enabled = bool(execution.config.get("analytics", True))
         self.analytics: dict[str, dict] = {}
-        self.task_id = None
 
     def progress(self) -> dict:
         return {"processed": self.processed, "failed": self.failed, "analytics": dict(self.analytics)}
@@ -118,12 +117,17 @@ class WorkerLoop:
         registry.report(self.task_id, self.progress())
 
     def should_stop(self) -> tuple[bool, bool]:
-        """(stop for good, pause for now), from the execution's status and wanted workers, and (every
-        second) whether this node is shutting down."""
-        status, workers = Execution.objects.values_list("status", "workers").get(pk=self.ex_id)
+        """(stop for good, pause for now), from the execution's status and the workers it may have now
+        (wanted, within the scheduler's allotment), and (every second) whether this node is shutting down
+        or this loop's task was ended or cancelled (the reaper took it for dead, say)."""
+        status, workers, allotted = Execution.objects.values_list("status", "workers", "allotted_workers").get(
+            pk=self.ex_id
+        )
         self.checks += 1
-        draining = self.checks % 4 == 0 and node_draining()
-        if status in TERMINAL or status == S.STOPPING or self.number >= workers or draining:
+        gone = self.checks % 4 == 0 and (node_draining() or not registry.still_wanted(self.task_id))
+        if allotted is not None:
+            workers = min(workers, allotted)
+        if status in TERMINAL or status == S.STOPPING or self.number >= workers or gone:
             return True, False
         return False, status == S.PAUSED
 

@@ -1,7 +1,7 @@
 """Use cases on jobs, executions and slices: the only code that changes their state (DESIGN.md rule 1).
 
 Split by what each module owns: `jobs` (the stored specs), `executions` (creation and the state
-machine), `leases` (the one controller holding an execution), `slices` (pending → start → completed |
+machine), `leases` (the one controller holding an execution), `placement` (which loops run on which node's slots), `slices` (pending → start → completed |
 error, and their leases), and the `lookups` they share. Callers use the names below as `jobs.services.<name>`.
 """
 
@@ -9,6 +9,7 @@ from jobs.services.executions import (
     WORKER_PARAMETER_MESSAGE,
     cancel_execution_task,
     change_workers,
+    max_workers,
     pause_execution,
     recover_execution,
     recover_job,
@@ -19,8 +20,9 @@ from jobs.services.executions import (
     take_step,
 )
 from jobs.services.jobs import delete_job, set_job_active, submit_job, update_job
-from jobs.services.leases import ask_for_new_controller, claim_execution, heartbeat_controller, release_controller
+from jobs.services.leases import claim_execution, heartbeat_controller, release_controller
 from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job, latest_execution
+from jobs.services.placement import WORKERS_CEILING, cluster_slots, place
 from jobs.services.slices import (
     add_slices,
     claim_slices,
@@ -34,9 +36,12 @@ from jobs.services.slices import (
 )
 
 __all__ = [
+    "WORKERS_CEILING",
+    "cluster_slots",
+    "place",
+    "max_workers",
     "WORKER_PARAMETER_MESSAGE",
     "add_slices",
-    "ask_for_new_controller",
     "cancel_execution_task",
     "change_workers",
     "claim_execution",

@@ -13,13 +13,14 @@ import copy
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import dispatch
 from jobs.lifecycle import ENGINE_STEPS, PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
 from jobs.models import Execution, ExecutionTransition, Job, RecoveryType
 from jobs.services.lookups import controller_alive, describe, get_execution, get_job
+from jobs.services.placement import WORKERS_CEILING, cluster_slots, place
 from jobs.services.slices import requeue_slices_in_hand
 from jobs.validation import job_body, validate_job
 from jobsite import actions
+from jobsite.conf import conf
 from jobsite.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
 from tasks import registry
 
@@ -162,8 +163,9 @@ def create_execution(
     recovered_from: Execution | None = None,
     recovered_slice_type: str = "",
 ) -> Execution:
-    """Create a pending execution of a locked job, with its history row and its tasks, and ask for a
-    controller once the transaction commits."""
+    """Create a pending execution of a locked job, with its history row and its tasks, and have it placed
+    once the transaction commits."""
+    check_worker_count(config["workers"])
     try:
         with transaction.atomic():
             execution = Execution.objects.create(
@@ -193,7 +195,7 @@ def create_execution(
         parent=request_task,
         status={"phase": S.PENDING},
     )
-    dispatch.controller(execution.ex_id)
+    transaction.on_commit(place)  # its controller and workers, as slots allow
     return execution
 
 
@@ -274,6 +276,7 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
             )
             requeue_slices_in_hand(execution.ex_id)
             reason = "forced stop" if force else "stop requested; no controller was running it"
+            transaction.on_commit(place)  # its loops leave; others may take their slots
             return transition(execution, S.STOPPED, actor=actor, reason=reason)
         registry.begin(action=actions.JOBS_STOP, description=description, target=execution.ex_id, headers=headers)
         if execution.status != S.STOPPING:
@@ -317,10 +320,25 @@ def change_workers(ex_id: str, *, action: str, number: int, actor: str, headers:
         if action == "remove" and number >= current:
             raise Invalid(f"workers to be removed: {number} cannot be >= to current workers: {current}")
         wanted = current + number if action == "add" else current - number
+        check_worker_count(wanted)
         Execution.objects.filter(pk=ex_id).update(workers=wanted, updated=timezone.now())
+        transaction.on_commit(place)
         _record_control(actions.JOBS_WORKERS, execution, headers, result={"workers": wanted, "was": current})
     verb = "enqueued" if action == "add" else "remove"
     return f"{number} workers have been {verb} for execution: {ex_id}"
+
+
+def max_workers() -> int:
+    """How many worker loops one execution may ask for: JOBSITE_MAX_WORKERS, else the cluster's engine
+    slots (the ceiling while no worker node is connected), never more than WORKERS_CEILING."""
+    limit = conf.max_workers or cluster_slots() or WORKERS_CEILING
+    return min(limit, WORKERS_CEILING)
+
+
+def check_worker_count(workers: int) -> None:
+    limit = max_workers()
+    if workers > limit:
+        raise Invalid(f"workers must be at most {limit} (the cluster's slots or JOBSITE_MAX_WORKERS), got {workers}")
 
 
 def _living_execution(ex_id: str) -> Execution:

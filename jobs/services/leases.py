@@ -9,7 +9,6 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from jobs import dispatch
 from jobs.lifecycle import LIVING, ExecutionStatus
 from jobs.models import Execution, ExecutionTransition
 from jobs.services.executions import transition
@@ -19,16 +18,19 @@ S = ExecutionStatus
 
 
 def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
-    """Make this node the execution's controller. A pending execution is claimed once; a living one whose
-    controller went silent is taken over. Returns None when there is nothing to claim."""
+    """Make this node the execution's controller. A pending execution (or one the scheduler kept waiting
+    in `scheduling`) is claimed once; a living one whose controller went silent is taken over. Returns
+    None when there is nothing to claim."""
     with transaction.atomic():
         try:
             execution = Execution.objects.select_for_update().get(pk=ex_id)
         except Execution.DoesNotExist:
             return None
+        # Placed while it waited in `scheduling`: a first claim, like one from `pending`.
+        first = execution.status == S.PENDING or (execution.status == S.SCHEDULING and not execution.controller_token)
         # Not alive also when the reaper cleared controller_node to ask for a new controller.
-        takeover = execution.status in LIVING and execution.status != S.PENDING and not controller_alive(execution)
-        if execution.status != S.PENDING and not takeover:
+        takeover = not first and execution.status in LIVING and not controller_alive(execution)
+        if not first and not takeover:
             return None
         now = timezone.now()
         token = secrets.token_hex(8)
@@ -43,6 +45,16 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
                 reason="controller taken over after the previous one went silent",
             )
             return execution
+        if execution.status == S.SCHEDULING:  # the scheduler moved it here while it waited for slots
+            execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
+            ExecutionTransition.objects.create(
+                execution=execution,
+                from_status=S.SCHEDULING,
+                to_status=S.SCHEDULING,
+                actor=engine_actor(node_id),
+                reason="controller claimed the execution",
+            )
+            return execution
         return transition(
             execution,
             S.SCHEDULING,
@@ -55,8 +67,8 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
 
 
 def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = None, checkpoint=None):
-    """Refresh the controller's lease (and stats); returns (status, wanted workers), or None when another
-    controller holds the execution now."""
+    """Refresh the controller's lease (and stats); returns (status, workers it has now: those wanted, within
+    the scheduler's allotment), or None when another controller holds the execution now."""
     fields = {"controller_heartbeat": timezone.now()}
     if slicer_stats is not None:
         fields["slicer_stats"] = slicer_stats
@@ -64,7 +76,8 @@ def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = 
         fields["checkpoint"] = checkpoint
     if not Execution.objects.filter(pk=ex_id, controller_token=token).update(**fields):
         return None
-    return Execution.objects.values_list("status", "workers").get(pk=ex_id)
+    status, workers, allotted = Execution.objects.values_list("status", "workers", "allotted_workers").get(pk=ex_id)
+    return status, workers if allotted is None else min(workers, allotted)
 
 
 def release_controller(ex_id: str, *, token: str) -> None:
@@ -74,14 +87,3 @@ def release_controller(ex_id: str, *, token: str) -> None:
     Execution.objects.filter(pk=ex_id, controller_token=token).update(
         controller_node=None, controller_heartbeat=long_ago
     )
-
-
-def ask_for_new_controller(ex_id: str, *, last_heartbeat) -> bool:
-    """The execution's controller went silent (or none claimed it): ask once per silence period, with a
-    conditional update so that of all the nodes noticing, one asks."""
-    asked = Execution.objects.filter(pk=ex_id, controller_heartbeat=last_heartbeat).update(
-        controller_node=None, controller_heartbeat=timezone.now()
-    )
-    if asked:
-        dispatch.controller(ex_id)
-    return bool(asked)

@@ -128,3 +128,26 @@ def test_start_of_an_autorecover_job_after_a_stop_processes_every_record_exactly
         )
     )
     assert done == list(range(0, 600, 10))
+
+
+def test_a_recovered_persistent_execution_reruns_its_old_slices_then_runs(engine):
+    spec = generator_job(size=1000, slice_size=10, delay_ms=20, workers=1, lifecycle="persistent", name="persistent")
+    job = Job.objects.create(name=spec["name"], spec=spec)
+    source = Execution.objects.create(
+        job=job, name=job.name, config=validate_job(spec).config, workers=1, status="stopped"
+    )
+    for order in range(1, 6):
+        request = {"count": 10, "processed": (order - 1) * 10}
+        Slice.objects.create(execution=source, slicer_id=0, slicer_order=order, request=request, state="pending")
+
+    response = engine.post(f"/v1/ex/{source.ex_id}/_recover")
+    assert response.status_code == 200, response.text
+    ex_id = response.json()["ex_id"]
+    wait_for_status(engine, ex_id, "running", timeout=60)
+
+    steps = [(t["from"], t["to"], t["reason"]) for t in history(engine, ex_id)]
+    assert ("recovering", "running", "recovered slices done; slicing continues") in steps
+    # The five old slices ran before any new one was cut.
+    old = Slice.objects.filter(execution_id=ex_id, slicer_order__lte=5)
+    assert sorted(old.values_list("state", flat=True)) == ["completed"] * 5
+    wait_until(lambda: Slice.objects.filter(execution_id=ex_id, slicer_order__gt=5).exists(), timeout=30)

@@ -75,16 +75,35 @@ def test_a_task_that_is_not_cancellable_or_finished_is_not_cancelled(db, handled
     assert handled == []
 
 
-def test_silent_tasks_of_an_action_are_failed(db):
+def test_silent_tasks_and_tasks_never_taken_are_failed(db):
+    long_ago = timezone.now() - timedelta(seconds=60)
     silent = registry.begin(action=ACTION, description="silent")
     alive = registry.begin(action=ACTION, description="alive")
-    Task.objects.filter(pk=silent.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=60))
+    never_taken = registry.begin(action=ACTION, description="placed, its node died")
+    just_placed = registry.begin(action=ACTION, description="placed a moment ago")
+    Task.objects.filter(pk=silent.pk).update(started_at=long_ago - timedelta(seconds=1), heartbeat_at=long_ago)
+    Task.objects.filter(pk=never_taken.pk).update(started_at=long_ago, heartbeat_at=long_ago)
+    registry.report(alive.pk)
 
-    ended = registry.end_silent(action=ACTION, silence_seconds=30, error={"type": "lost", "reason": "gone"})
+    ended = registry.end_silent(
+        action=ACTION, silence_seconds=30, start_grace_seconds=45, error={"type": "lost", "reason": "gone"}
+    )
 
-    assert ended == 1
+    assert ended == 2
     assert Task.objects.get(pk=silent.pk).error == {"type": "lost", "reason": "gone"}
-    assert not Task.objects.get(pk=alive.pk).completed
+    assert Task.objects.get(pk=never_taken.pk).completed
+    assert not Task.objects.get(pk=alive.pk).completed and not Task.objects.get(pk=just_placed.pk).completed
+
+
+def test_a_placed_task_is_taken_once_on_its_node_and_not_after_it_ended(db):
+    placed = registry.begin(action=ACTION, description="placed here")
+    elsewhere = registry.begin(action=ACTION, description="placed elsewhere", node_id="AnotherNode")
+
+    assert registry.take(placed.pk) is not None
+    assert registry.take(placed.pk) is None, "a second delivery of the same placement"
+    assert registry.take(elsewhere.pk) is None
+    registry.finish(placed)
+    assert registry.take(placed.pk) is None and not registry.still_wanted(placed.pk)
 
 
 def test_purge_deletes_old_finished_tasks_but_keeps_the_children_of_running_ones(db):
