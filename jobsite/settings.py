@@ -50,8 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it sees every request before the others and shapes every API answer, theirs included.
+    "jobsite.api.middleware.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "jobsite.api.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -67,13 +67,16 @@ def process_env(test_database_url):
     }
 
 
-def start_web_server(env: dict) -> tuple[subprocess.Popen, str]:
-    """A real uvicorn server (the production ASGI stack) with `env`; returns it and its URL once it answers."""
+def start_web_server(env: dict, output=None) -> tuple[subprocess.Popen, str]:
+    """A real uvicorn server (the production ASGI stack) with `env`; returns it and its URL once it answers.
+    Its log goes to `output` (a file), or to the test run's own output."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "jobsite.asgi:application", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
