@@ -62,6 +62,11 @@ class JobsiteSettings:
     hsts_preload: bool = False
     behind_proxy: bool = False
     log_level: str = "INFO"
+    # --- input limits (DESIGN.md rule 8) ---
+    # A request body larger than this many bytes is refused (413).
+    max_body_bytes: int = 4 * 1024 * 1024
+    # A JSON body whose arrays and objects nest deeper than this is refused (400).
+    max_json_depth: int = 64
 
     def __post_init__(self):
         if self.anonymous not in ANONYMOUS_MODES:

@@ -67,12 +67,12 @@ def process_env(test_database_url):
     }
 
 
-def start_web_server(env: dict, output=None) -> tuple[subprocess.Popen, str]:
-    """A real uvicorn server (the production ASGI stack) with `env`; returns it and its URL once it answers.
-    Its log goes to `output` (a file), or to the test run's own output."""
+def start_web_server(env: dict, output=None, app: str = "jobsite.asgi:application") -> tuple[subprocess.Popen, str]:
+    """A real uvicorn server (the production ASGI stack, or `app`) with `env`; returns it and its URL once it
+    answers. Its log goes to `output` (a file), or to the test run's own output."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "jobsite.asgi:application", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env=env,
         stdout=output,

@@ -9,7 +9,8 @@ anything unexpected 500 (logged once, with its traceback).
 import json
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpResponse, UnreadablePostError
 from rest_framework import exceptions, status
@@ -44,6 +45,24 @@ def teraslice_body(status_code: int, message: str) -> dict:
 def elasticsearch_body(status_code: int, es_type: str, reason: str) -> dict:
     cause = {"type": es_type, "reason": reason}
     return {"error": {"root_cause": [cause], **cause}, "status": status_code}
+
+
+class RequestTooLarge(exceptions.APIException):
+    """A body over `JOBSITE_MAX_BODY_BYTES`."""
+
+    status_code = 413
+    es_type = "content_too_long_exception"
+
+
+class UnacceptableBody(exceptions.APIException):
+    """A body that parses but cannot be taken: nested too deep, NUL characters, invalid unicode."""
+
+    status_code = 400
+    es_type = "parse_exception"
+
+
+def too_large_message(limit: int) -> str:
+    return f"the request body is larger than {limit} bytes (JOBSITE_MAX_BODY_BYTES)"
 
 
 # --- an unreachable database -------------------------------------------------------------------------
@@ -89,6 +108,8 @@ def _message(exc: Exception, request) -> tuple[int, str, str] | None:
         return 404, "resource_not_found_exception", str(exc) or "Not found"
     if isinstance(exc, exceptions.MethodNotAllowed):
         return 405, "illegal_argument_exception", f"cannot {request.method} endpoint {request.get_full_path()}"
+    if isinstance(exc, RequestTooLarge | UnacceptableBody):
+        return exc.status_code, exc.es_type, str(exc.detail)
     if isinstance(exc, exceptions.ParseError):
         return 400, "parse_exception", "the json submitted is malformed"
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -102,6 +123,8 @@ def _message(exc: Exception, request) -> tuple[int, str, str] | None:
         return exc.status_code, "illegal_argument_exception", str(detail)
     if isinstance(exc, PermissionDenied):
         return 403, "security_exception", str(exc) or "Permission denied"
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit, which settings.py sets to ours
+        return 413, RequestTooLarge.es_type, too_large_message(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     if isinstance(exc, UnreadablePostError):
         return 400, "parse_exception", "the request body could not be read"
     if is_database_outage(exc):

@@ -1,5 +1,6 @@
 """Request checks that apply before any view, and API answers for failures that happen outside the views."""
 
+import json
 import logging
 import sys
 
@@ -8,12 +9,16 @@ from django.db import connections
 
 from jobsite.api.errors import (
     INTERNAL_ERROR,
+    RequestTooLarge,
     database_reachable,
     describe_exception,
+    error_body,
     is_api_path,
     is_database_outage,
     plain_error_response,
+    too_large_message,
 )
+from jobsite.conf import conf
 
 
 def _remember_exception(sender, request=None, **kwargs):
@@ -36,13 +41,21 @@ class _DropOutageRecords(logging.Filter):
 _DROP_OUTAGE_RECORDS = _DropOutageRecords()
 
 
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
 def _used_the_database() -> bool:
     """A connection is open: this request reached the database (web processes close theirs after each one)."""
     return any(connection.connection is not None for connection in connections.all(initialized_only=True))
 
 
 class ApiGuardMiddleware:
-    """First in MIDDLEWARE. It refuses what no view should see (a NUL in the path or query), and on API paths (everything but the console, the admin, static files and
+    """First in MIDDLEWARE. It refuses what no view should see (a NUL in the path or query; on API paths, a
+    body over the size limit), and on API paths (everything but the console, the admin, static files and
     the API docs page) makes sure every answer is in the surface's shape: an error page Django rendered
     itself (an unmatched path, a middleware that failed, a database that went away) becomes the same
     status, or 503 for the database, as JSON."""
@@ -72,6 +85,9 @@ class ApiGuardMiddleware:
             return plain_error_response(
                 request.path, 400, "illegal_argument_exception", "the request contains a NUL byte"
             )
+        limit = conf.max_body_bytes
+        if is_api_path(request.path) and _content_length(request) > limit:
+            return plain_error_response(request.path, 413, RequestTooLarge.es_type, too_large_message(limit))
         return None
 
     def process_exception(self, request, exception):
@@ -103,3 +119,54 @@ class ApiGuardMiddleware:
         if page.status_code >= 500:
             return plain_error_response(request.path, page.status_code, "exception", INTERNAL_ERROR)
         return plain_error_response(request.path, page.status_code, "illegal_argument_exception", page.reason_phrase)
+
+
+class LimitBodySize:
+    """ASGI wrapper of the application (`LimitBodySize(get_asgi_application())`): refuses a body over
+    `JOBSITE_MAX_BODY_BYTES` while it arrives. Django's ASGI handler reads a whole body into a temporary file
+    before any middleware runs, so the guard's check comes after the body was received; this one answers
+    413 as soon as the declared length, or the bytes received so far, pass the limit."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = conf.max_body_bytes
+        if _declared_length(scope) > limit:
+            return await _refuse(scope, send, limit)
+        received = 0
+        refused = False
+
+        async def limited_receive():
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    return {"type": "http.disconnect"}  # Django stops reading and answers nothing
+            return message
+
+        await self.app(scope, limited_receive, send)
+        if refused:
+            await _refuse(scope, send, limit)
+
+
+def _declared_length(scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def _refuse(scope, send, limit: int):
+    path = scope.get("path", "")
+    body = json.dumps(error_body(path, 413, RequestTooLarge.es_type, too_large_message(limit)), indent=4).encode()
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

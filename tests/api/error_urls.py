@@ -3,7 +3,7 @@ one may (a bug, a database gone away, a body Django refuses), on a Teraslice pat
 path each; then the real routes."""
 
 from django.db import OperationalError, connection
-from django.http import UnreadablePostError
+from django.http import HttpResponse, UnreadablePostError
 from django.urls import path
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -42,6 +42,8 @@ class Queries(APIView):
 
 def plain_view(request, failure):
     """A plain Django view on an API path (no DRF to answer its errors)."""
+    if failure == "body":
+        return HttpResponse(len(request.body))
     raise Failing.failures[failure]()
 
 

@@ -128,11 +128,46 @@ def test_a_middleware_losing_the_database_after_the_view_is_a_503_logged_once(cl
     assert len(caplog.records) == 1
 
 
-# a body Django cannot read
+# bodies Django refuses itself
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/plain/body",
+            {"error": 413, "message": "the request body is larger than 10 bytes (JOBSITE_MAX_BODY_BYTES)"},
+        ),
+        (
+            "/_rollup/plain/body",
+            es_body(
+                413, "content_too_long_exception", "the request body is larger than 10 bytes (JOBSITE_MAX_BODY_BYTES)"
+            ),
+        ),
+    ],
+    ids=["teraslice", "elasticsearch"],
+)
+def test_a_body_django_finds_too_big_is_a_413_in_the_surface_shape(client, settings, path, body):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10  # JOBSITE_MAX_BODY_BYTES, as Django reads bodies
+
+    assert client.generic("POST", path, data=b"x" * 10, content_type="text/plain").status_code == 200
+
+    response = client.generic("POST", path, data=b"x" * 11, content_type="text/plain")
+    assert response.status_code == 413
+    assert response.json() == body
 
 
 def test_an_unreadable_body_is_a_400(client):
     assert client.get("/v1/fail/unreadable").json() == {"error": 400, "message": "the request body could not be read"}
+
+
+def test_a_refused_body_is_in_elasticsearch_shape_on_elasticsearch_paths(client):
+    response = client.post("/_ml/fail/x", data='{"job": {"name": "a\\u0000"}}', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == es_body(
+        400, "parse_exception", "job.name: contains a NUL character (\\u0000), which cannot be stored"
+    )
 
 
 # paths no route matches
