@@ -126,6 +126,179 @@ def test_unstorable_text_is_refused_in_an_update(api):
     assert refusal(response) == "name: contains invalid unicode (a lone surrogate \\ud83d)"
 
 
+# strings
+
+
+def test_a_name_longer_than_its_column_is_400_and_the_message_stays_short(api):
+    message = refusal(post_job(api, json.dumps(job_spec(name="x" * 100_000))))
+
+    assert message.endswith(" - name: must be at most 255 characters")
+    assert len(message) < 300
+
+
+def test_a_name_as_long_as_its_column_is_taken(api):
+    job_id = api.post("/v1/jobs", params={"start": "false"}, json=job_spec(name="é" * 255)).json()["job_id"]
+
+    assert api.get(f"/v1/jobs/{job_id}").json()["name"] == "é" * 255
+
+
+@pytest.mark.parametrize(
+    ("operations", "message"),
+    [
+        (
+            [{"_op": "data_generator"}, {"_op": "x" * 256}],
+            "Validation failed for operation config: operations[1] - _op: must be at most 255 characters",
+        ),
+        (
+            [{"_op": "data_generator", "_dead_letter_action": "x" * 256}, {"_op": "noop"}],
+            "Validation failed for operation config: data_generator - _dead_letter_action: must be at most 255 characters",
+        ),
+    ],
+    ids=["op-name", "dead-letter-action"],
+)
+def test_operation_names_have_a_length_limit(api, operations, message):
+    assert refusal(post_job(api, json.dumps(job_spec(operations=operations)))) == message
+
+
+# numbers in a job
+
+
+def generator_then(op: dict) -> list:
+    return [{"_op": "data_generator"}, op]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"workers": 2**31}, "Validation failed for job config: api test job - workers: must be at most 10000"),
+        ({"workers": 10**30}, "Validation failed for job config: api test job - workers: must be at most 10000"),
+        ({"slicers": 101}, "Validation failed for job config: api test job - slicers: must be at most 100"),
+        ({"max_retries": 10**12}, "Validation failed for job config: api test job - max_retries: must be at most 100"),
+        (
+            {"probation_window": "8 days"},
+            "Validation failed for job config: api test job - probation_window: must be at most 604800000 milliseconds",
+        ),
+        (
+            {"probation_window": "1" * 5000 + " weeks"},
+            "Validation failed for job config: api test job - probation_window: must be at most 604800000 milliseconds",
+        ),
+        (
+            {"operations": generator_then({"_op": "delay", "ms": 10**20})},
+            "Validation failed for operation config: delay - ms: must be at most 86400000 milliseconds",
+        ),
+        (
+            {"operations": generator_then({"_op": "noop", "size": 10**12})},
+            "Validation failed for operation config: noop - size: must be at most 100000",
+        ),
+        (
+            {"operations": generator_then({"_op": "collect", "size": 100_001})},
+            "Validation failed for operation config: collect - size: must be at most 100000",
+        ),
+        (
+            {"operations": [{"_op": "data_generator", "size": 2**53}, {"_op": "noop"}]},
+            "Validation failed for operation config: data_generator - size: must be at most 9007199254740991",
+        ),
+        (
+            {"operations": [{"_op": "file_reader", "path": "in.json", "size": 10**7 + 1}, {"_op": "noop"}]},
+            "Validation failed for operation config: file_reader - size: must be at most 10000000",
+        ),
+        (
+            {"operations": [{"_op": "data_generator"}] + [{"_op": "noop"}] * 100},
+            "Validation failed for job config: api test job - operations: at most 100 operations, got 101",
+        ),
+    ],
+    ids=[
+        "workers-2^31",
+        "workers-10^30",
+        "slicers",
+        "max_retries",
+        "probation_window",
+        "probation_window-digits",
+        "delay-ms",
+        "slice-size",
+        "collect-size",
+        "generator-size",
+        "file-slice-bytes",
+        "operations",
+    ],
+)
+def test_numbers_past_their_range_are_400_naming_the_field_and_the_limit(api, fields, message):
+    assert refusal(post_job(api, json.dumps(job_spec(**fields)), start="false")) == message
+
+
+def test_numbers_at_the_top_of_their_range_are_taken(api):
+    spec = job_spec(
+        workers=10_000,
+        slicers=100,
+        max_retries=100,
+        probation_window="7 days",
+        operations=[{"_op": "data_generator", "size": 2**53 - 1}, {"_op": "delay", "ms": "1 day", "size": 100_000}],
+    )
+
+    assert post_job(api, json.dumps(spec), start="false").status_code == 200
+
+
+# numbers in a query
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"size": "1" + "0" * 30}, "size parameter must be at most 10000, got 1" + "0" * 30),
+        ({"size": "10001"}, "size parameter must be at most 10000, got 10001"),
+        ({"from": "1e400"}, "from parameter must be at most 10000, got 1e400"),
+        ({"from": "nan"}, "from parameter must be a integer, got nan"),
+        ({"from": "-1"}, "from parameter must be a non-negative integer, got -1"),
+        (
+            {"from": "9950"},
+            "Result window is too large, from + size must be less than or equal to: [10000] but was [10050]",
+        ),
+    ],
+    ids=["size-huge", "size-past-window", "from-infinite", "from-nan", "from-negative", "window"],
+)
+@pytest.mark.parametrize("route", ["/v1/jobs", "/v1/ex", "/v1/ex/errors", "/txt/jobs"])
+def test_paging_values_out_of_range_are_400_naming_them(api, route, params, message):
+    assert refusal(api.get(route, params=params)) == message
+
+
+def test_a_page_at_the_end_of_the_window_is_served(api):
+    assert api.get("/v1/jobs", params={"from": "9900", "size": "100"}).json() == []
+
+
+@pytest.mark.parametrize("value", ["1e400", "3600001", "1" + "0" * 40])
+def test_a_stop_timeout_out_of_range_is_400(api, value):
+    assert refusal(api.post("/v1/ex/no-such-ex/_stop", params={"timeout": value})) == (
+        f"timeout parameter must be at most 3600000, got {value}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"add": str(2**31)}, f"the worker parameter add must be at most 10000, got {2**31}"),
+        ({"remove": "10001"}, "the worker parameter remove must be at most 10000, got 10001"),
+        ({"total": "1" + "0" * 30}, "the worker parameter total must be at most 10000, got 1" + "0" * 30),
+        (
+            {"add": "inf"},
+            "Must provide a valid worker parameter(add/remove/total) that is a number and greater than zero",
+        ),
+        (
+            {"add": "nan"},
+            "Must provide a valid worker parameter(add/remove/total) that is a number and greater than zero",
+        ),
+    ],
+    ids=["add-2^31", "remove", "total-10^30", "add-inf", "add-nan"],
+)
+def test_worker_changes_out_of_range_are_400(api, params, message):
+    assert refusal(api.post("/v1/ex/no-such-ex/_workers", params=params)) == message
+
+
+def test_a_worker_change_at_the_limit_goes_on_to_find_the_execution(api):
+    status, _ = error_of(api.post("/v1/ex/no-such-ex/_workers", params={"total": "10000"}))
+
+    assert status == 404
+
+
 # paths Django answers itself
 
 
