@@ -52,7 +52,7 @@ def test_database_url(django_db_setup):
 
 
 @pytest.fixture(scope="session")
-def process_env(test_database_url):
+def process_env(test_database_url, tmp_path_factory):
     """Environment for processes that must work on the test database (web server, worker nodes)."""
     from django.conf import settings
 
@@ -64,6 +64,8 @@ def process_env(test_database_url):
         "DJANGO_SETTINGS_MODULE": "jobsite.settings",
         "PYTHONPATH": str(ROOT),
         "JOBSITE_HTTPS": "false",  # test servers speak plain HTTP on loopback
+        # Jobs of the tests read and write files in their tmp_path.
+        "JOBSITE_FILE_ROOTS": str(tmp_path_factory.getbasetemp()),
     }
 
 

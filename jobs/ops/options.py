@@ -7,13 +7,19 @@ range (DESIGN.md rule 8): the limits below are the documented ones (README, "Lim
 """
 
 import math
+import os
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
+from django.conf import settings
 from rest_framework import serializers
+
+from jobsite.conf import conf, paths_of
 
 # Limits of the values a job may hold.
 NAME_LENGTH = 255  # names: operations, apis, dead-letter actions (and the job's own, its column's length)
+PATH_LENGTH = 4096  # PATH_MAX
 MAX_SLICE_RECORDS = 100_000  # `size` of the last operation (the records of a slice), records `collect` holds
 MAX_SAFE_INTEGER = 2**53 - 1  # totals: the largest whole number every JSON client reads exactly
 MAX_FILE_SLICE_BYTES = 10_000_000  # file_reader: bytes per slice
@@ -101,6 +107,52 @@ class NumberField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("invalid")
         return int(value) if value.is_integer() else value
+
+
+def file_roots() -> list[str]:
+    """The folders file operations may use (`JOBSITE_FILE_ROOTS`), symlinks resolved."""
+    raw = conf.file_roots or str(Path(settings.DATA_DIR) / "files")
+    return [os.path.realpath(root) for root in paths_of(raw)]
+
+
+def inside_roots(real_path: str, roots: list[str]) -> bool:
+    return bool(real_path) and any(os.path.commonpath([real_path, root]) == root for root in roots)
+
+
+GLOB_MAGIC = re.compile(r"[*?[]")
+
+
+def literal_part(path: str) -> str:
+    """The folders of a glob before its first wildcard (all of `path` when it has none)."""
+    parts = path.split(os.sep)
+    for index, part in enumerate(parts):
+        if GLOB_MAGIC.search(part):
+            return os.sep.join(parts[:index]) or os.sep
+    return path
+
+
+class PathField(StringField):
+    """A path (with `pattern`, a glob) inside the file roots, after `..` and symlinks are resolved. A relative
+    path is taken from the first root. The value is the absolute path, `..` collapsed: the worker opens that
+    (and checks it again, see jobs/ops/files.py)."""
+
+    default_error_messages = {"outside": "{path} is outside the file roots ({roots}; JOBSITE_FILE_ROOTS sets them)"}
+
+    def __init__(self, *, pattern: bool = False, **kwargs):
+        kwargs.setdefault("max_length", PATH_LENGTH)
+        super().__init__(**kwargs)
+        self.pattern = pattern
+
+    def to_internal_value(self, data):
+        path = super().to_internal_value(data)
+        if len(path) > self.max_length:  # before it is resolved, not after (as validators would)
+            self.fail("max_length", max_length=self.max_length)
+        roots = file_roots()
+        absolute = os.path.normpath(os.path.join(roots[0], path))
+        checked = literal_part(absolute) if self.pattern else absolute
+        if not inside_roots(os.path.realpath(checked), roots):
+            self.fail("outside", path=path, roots=", ".join(roots))
+        return absolute
 
 
 class DateField(serializers.Field):
@@ -232,8 +284,8 @@ class CollectOptions(OperationOptions):
 
 
 class TestReaderOptions(OperationOptions):
-    fetcher_data_file_path = optional_string()
-    slicer_data_file_path = optional_string()
+    fetcher_data_file_path = PathField(allow_null=True, default=None)
+    slicer_data_file_path = PathField(allow_null=True, default=None)
     passthrough_slice = boolean(False)
 
 
@@ -243,8 +295,8 @@ class StdoutOptions(OperationOptions):
 
 
 class FileReaderOptions(OperationOptions):
-    # A file path or a glob.
-    path = StringField()
+    # A file path, a glob or a directory, inside the file roots.
+    path = PathField(pattern=True)
     # json = one JSON document per line.
     format = choice(["json", "csv", "text"], default="json")
     # Slices are byte ranges of the files: bytes per slice.
@@ -255,8 +307,8 @@ class FileReaderOptions(OperationOptions):
 
 
 class FileExporterOptions(OperationOptions):
-    # The directory the files are written to.
-    path = StringField()
+    # The directory the files are written to, inside the file roots.
+    path = PathField()
     format = choice(["json", "csv"], default="json")
     # csv: the columns to write, in order.
     fields = string_list(allow_null=True, default=None)

@@ -299,6 +299,18 @@ def test_a_worker_change_at_the_limit_goes_on_to_find_the_execution(api):
     assert status == 404
 
 
+# files
+
+
+def test_a_file_reader_outside_the_file_roots_is_400_naming_them(api, process_env):
+    spec = job_spec(operations=[{"_op": "file_reader", "path": "/etc/shadow"}, {"_op": "noop"}])
+
+    assert refusal(post_job(api, json.dumps(spec), start="false")) == (
+        "Validation failed for operation config: file_reader - path: /etc/shadow is outside the file roots "
+        f"({process_env['JOBSITE_FILE_ROOTS']}; JOBSITE_FILE_ROOTS sets them)"
+    )
+
+
 # paths Django answers itself
 
 
