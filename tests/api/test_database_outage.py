@@ -35,7 +35,7 @@ class DatabaseProxy:
             self.listener.close()
             self.listener = None
         for connection in self.open:
-            connection.close()
+            close(connection)
         self.open.clear()
 
     def _accept(self, listener):
@@ -58,7 +58,17 @@ class DatabaseProxy:
         except OSError:
             pass
         finally:
-            target.close()
+            close(target)
+
+
+def close(connection: socket.socket) -> None:
+    """Close at once: shutdown wakes a thread blocked reading it, which close alone leaves holding it open
+    (and the database's session with it)."""
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:  # closed already
+        pass
+    connection.close()
 
 
 @pytest.fixture
