@@ -68,8 +68,7 @@ class JobsiteSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     # A JSON body whose arrays and objects nest deeper than this is refused (400).
     max_json_depth: int = 64
-    # Folders file_reader may read and file_exporter may write: absolute paths separated by ":" or ",".
-    # Empty: <JOBSITE_DATA_DIR>/files.
+    # Folders file operations may read and write, absolute paths separated by : or , (empty: <data dir>/files).
     file_roots: str = ""
 
     def __post_init__(self):
