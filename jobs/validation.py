@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from jobs.ops.options import ApiOptions, DurationField, StringField, boolean, choice, natural_int, positive_int
+from jobs.ops.options import (
+    NAME_LENGTH,
+    ApiOptions,
+    DurationField,
+    StringField,
+    boolean,
+    choice,
+    natural_int,
+    positive_int,
+)
 from jobs.ops.registry import Kind, get_operation
 from jobsite.errors import Invalid
 
@@ -21,6 +30,13 @@ JOB_META_KEYS = ("job_id", "_context", "_created", "_updated", "_deleted", "_del
 
 OPERATIONS_MESSAGE = "Operations need to be of type array with at least two operations in it"
 LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"]
+
+# Limits of a job (DESIGN.md rule 8; README, "Limits").
+MAX_WORKERS = 10_000
+MAX_SLICERS = 100
+MAX_RETRIES = 100
+MAX_PROBATION_MS = 7 * 86_400_000  # a week
+MAX_OPERATIONS = 100  # operations, and apis, of one job
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,9 @@ def validate_job(spec: dict) -> ValidatedJob:
     spec = copy.deepcopy(spec)
     job = JobSerializer(data=spec)
     if not job.is_valid():
-        raise Invalid(f"Validation failed for job config: {spec.get('name', 'Custom Job')} - {describe(job.errors)}")
+        raise Invalid(
+            f"Validation failed for job config: {shown(spec.get('name', 'Custom Job'))} - {describe(job.errors)}"
+        )
     config = {**spec, **job.validated_data}
     config["apis"] = [validate_api(api) for api in config["apis"]]
     api_names = {api["_name"] for api in config["apis"]}
@@ -63,7 +81,7 @@ def validate_job(spec: dict) -> ValidatedJob:
 def validate_api(api: dict) -> dict:
     options = ApiOptions(data=api)
     if not options.is_valid():
-        raise Invalid(f"Validation failed for api config: {api['_name']} - {describe(options.errors)}")
+        raise Invalid(f"Validation failed for api config: {shown(api['_name'])} - {describe(options.errors)}")
     return {**api, **options.validated_data}
 
 
@@ -72,6 +90,8 @@ def validate_operation(op: dict, index: int, api_names: set[str]) -> dict:
     name = op.get("_op")
     if not isinstance(name, str) or not name:
         raise invalid_operation(f"operations[{index}]", "_op: is required and must be a string")
+    if len(name) > NAME_LENGTH:
+        raise invalid_operation(f"operations[{index}]", f"_op: must be at most {NAME_LENGTH} characters")
     operation = get_operation(name)
     if index == 0 and operation.kind != Kind.READER:
         raise invalid_operation(name, f"the first operation must be a reader, {name} is a processor")
@@ -90,6 +110,12 @@ def validate_operation(op: dict, index: int, api_names: set[str]) -> dict:
 
 def invalid_operation(name: str, details: str) -> Invalid:
     return Invalid(f"Validation failed for operation config: {name} - {details}")
+
+
+def shown(name) -> str:
+    """A submitted name as a message quotes it: cut short when it is longer than a name may be."""
+    text = str(name)
+    return text if len(text) <= NAME_LENGTH else f"{text[:64]}… ({len(text)} characters)"
 
 
 class NonEmptyMappingField(serializers.Field):
@@ -123,18 +149,18 @@ class JobSerializer(serializers.Serializer):
     """The job's own fields (spec §2.1). Operations and apis are only checked for shape here;
     `validate_operation` and `validate_api` check their content."""
 
-    name = StringField(default="Custom Job")
+    name = StringField(default="Custom Job", max_length=NAME_LENGTH)
     lifecycle = choice(["once", "persistent"], default="once")
-    workers = positive_int(default=default_workers)
-    slicers = positive_int(default=1)
+    workers = positive_int(default=default_workers, max_value=MAX_WORKERS)
+    slicers = positive_int(default=1, max_value=MAX_SLICERS)
     operations = serializers.JSONField(error_messages={"required": OPERATIONS_MESSAGE, "null": OPERATIONS_MESSAGE})
     apis = serializers.JSONField(default=list, error_messages={"null": "APIs is required to be an array"})
     assets = serializers.JSONField(allow_null=True, default=None)
     analytics = boolean(True)
     active = boolean(True)
     autorecover = boolean(False)
-    max_retries = natural_int(default=3)
-    probation_window = DurationField(default=300_000)
+    max_retries = natural_int(default=3, max_value=MAX_RETRIES)
+    probation_window = DurationField(default=300_000, max_value=MAX_PROBATION_MS)
     stateful = boolean(False)
     env_vars = NonEmptyMappingField(default=dict)
     labels = NonEmptyMappingField(allow_null=True, default=None)
@@ -145,6 +171,8 @@ class JobSerializer(serializers.Serializer):
     def validate_operations(self, value):
         if not isinstance(value, list) or len(value) < 2:
             raise serializers.ValidationError(OPERATIONS_MESSAGE)
+        if len(value) > MAX_OPERATIONS:
+            raise serializers.ValidationError(f"at most {MAX_OPERATIONS} operations, got {len(value)}")
         for op in value:
             if not isinstance(op, dict):
                 raise serializers.ValidationError(f"Invalid Operation config in operations, got {type_of(op)}")
@@ -153,12 +181,16 @@ class JobSerializer(serializers.Serializer):
     def validate_apis(self, value):
         if not isinstance(value, list):
             raise serializers.ValidationError("APIs is required to be an array")
+        if len(value) > MAX_OPERATIONS:
+            raise serializers.ValidationError(f"at most {MAX_OPERATIONS} apis, got {len(value)}")
         names = set()
         for api in value:
             if not isinstance(api, dict):
                 raise serializers.ValidationError(f"Invalid API config in apis, got {type_of(api)}")
             if not api.get("_name"):
                 raise serializers.ValidationError("API requires an _name")
+            if not isinstance(api["_name"], str):
+                raise serializers.ValidationError(f"API _name must be a string, got {type_of(api['_name'])}")
             if api["_name"] in names:
                 raise serializers.ValidationError(f"Duplicate API configurations for {api['_name']} found")
             names.add(api["_name"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -62,6 +63,13 @@ class JobsiteSettings:
     hsts_preload: bool = False
     behind_proxy: bool = False
     log_level: str = "INFO"
+    # --- input limits and file roots (DESIGN.md rule 8) ---
+    # A request body larger than this many bytes is refused (413).
+    max_body_bytes: int = 4 * 1024 * 1024
+    # A JSON body whose arrays and objects nest deeper than this is refused (400).
+    max_json_depth: int = 64
+    # Folders file operations may read and write, absolute paths separated by : or , (empty: <data dir>/files).
+    file_roots: str = ""
 
     # Worker loops one execution may ask for; 0: the cluster's engine slots (at most 1,024 in any case).
     max_workers: int = 0
@@ -69,6 +77,14 @@ class JobsiteSettings:
     def __post_init__(self):
         if self.anonymous not in ANONYMOUS_MODES:
             raise ValueError(f"JOBSITE_ANONYMOUS must be none, read or manage, not {self.anonymous!r}")
+        roots = paths_of(self.file_roots)
+        if (self.file_roots and not roots) or not all(os.path.isabs(root) for root in roots):
+            raise ValueError(f"JOBSITE_FILE_ROOTS must be absolute paths separated by : or , not {self.file_roots!r}")
+
+
+def paths_of(raw: str) -> list[str]:
+    """The paths of a `:`- or `,`-separated list (`JOBSITE_FILE_ROOTS`)."""
+    return [part.strip() for part in re.split(r"[:,]", raw) if part.strip()]
 
 
 def _boolean(raw: str) -> bool:

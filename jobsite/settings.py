@@ -50,8 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it sees every request before the others and shapes every API answer, theirs included.
+    "jobsite.api.middleware.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "jobsite.api.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -149,10 +150,12 @@ SESSION_COOKIE_AGE = JOBSITE.session_seconds
 SESSION_SAVE_EVERY_REQUEST = True
 
 # --- API ------------------------------------------------------------------------------------------------
+# Bodies Django itself reads (console and admin forms) have the API's limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = JOBSITE.max_body_bytes
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["jobsite.api.renderers.TerasliceJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "jobsite.api.parsers.JSONParser",
         "jobsite.api.parsers.FormEncodedJSONParser",
     ],
     # Basic first, so an anonymous request is answered 401 with a WWW-Authenticate challenge.

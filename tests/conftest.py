@@ -52,7 +52,7 @@ def test_database_url(django_db_setup):
 
 
 @pytest.fixture(scope="session")
-def process_env(test_database_url):
+def process_env(test_database_url, tmp_path_factory):
     """Environment for processes that must work on the test database (web server, worker nodes)."""
     from django.conf import settings
 
@@ -64,16 +64,21 @@ def process_env(test_database_url):
         "DJANGO_SETTINGS_MODULE": "jobsite.settings",
         "PYTHONPATH": str(ROOT),
         "JOBSITE_HTTPS": "false",  # test servers speak plain HTTP on loopback
+        # Jobs of the tests read and write files in their tmp_path.
+        "JOBSITE_FILE_ROOTS": str(tmp_path_factory.getbasetemp()),
     }
 
 
-def start_web_server(env: dict) -> tuple[subprocess.Popen, str]:
-    """A real uvicorn server (the production ASGI stack) with `env`; returns it and its URL once it answers."""
+def start_web_server(env: dict, output=None, app: str = "jobsite.asgi:application") -> tuple[subprocess.Popen, str]:
+    """A real uvicorn server (the production ASGI stack, or `app`) with `env`; returns it and its URL once it
+    answers. Its log goes to `output` (a file), or to the test run's own output."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "jobsite.asgi:application", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

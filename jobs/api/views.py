@@ -274,6 +274,8 @@ class ExecutionHistoryView(TerasliceView):
 # --- actions on the execution of a job or on an execution ------------------------------------------------
 
 DEFAULT_STOP_WAIT_MS = 300_000
+MAX_STOP_WAIT_MS = 3_600_000  # a blocking stop answers within an hour; the stop itself carries on
+MAX_WORKER_CHANGE = 10_000  # the most workers one `_workers` request adds, removes or sets
 
 
 class StopView(AsyncAPIView, TerasliceView):
@@ -285,7 +287,7 @@ class StopView(AsyncAPIView, TerasliceView):
         summary="Stop an execution (a job's latest one)",
         parameters=[
             _param("blocking", "`true` (default): answer once the execution has ended, or at the timeout."),
-            _param("timeout", "Milliseconds a blocking stop waits (default 300000).", int),
+            _param("timeout", "Milliseconds a blocking stop waits (default 300000, at most 3600000).", int),
             _param("force", "`true`: stop at once; slices in hand go back to pending."),
         ],
         request=None,
@@ -295,7 +297,7 @@ class StopView(AsyncAPIView, TerasliceView):
         params = request.query_params
         force = "force" in params and params["force"] in ("true", "1", "")
         blocking = params.get("blocking", "true") == "true"
-        timeout_ms = integer_option(params, "timeout", DEFAULT_STOP_WAIT_MS)
+        timeout_ms = integer_option(params, "timeout", DEFAULT_STOP_WAIT_MS, maximum=MAX_STOP_WAIT_MS)
         execution = await sync_to_async(_execution_for)(job_id, ex_id)
         execution = await sync_to_async(services.stop_execution)(
             execution.ex_id, force=force, actor=self.actor(), headers=self.kept_headers()
@@ -334,7 +336,9 @@ class WorkersView(TerasliceView):
 
     @extend_schema(
         summary="Add, remove or set the workers of an execution",
-        parameters=[_param(name, f"{name} workers", int) for name in ("add", "remove", "total")],
+        parameters=[
+            _param(name, f"{name} workers (1 to {MAX_WORKER_CHANGE})", int) for name in ("add", "remove", "total")
+        ],
         request=None,
         responses={200: OBJECT, 400: OBJECT, 404: OBJECT},
     )
@@ -348,7 +352,8 @@ class WorkersView(TerasliceView):
 
 
 def _worker_change(params) -> tuple[str, int]:
-    """The last of add/remove/total in the query wins (Teraslice); the value must be a whole number ≥ 1."""
+    """The last of add/remove/total in the query wins (Teraslice); the value must be a whole number from 1
+    to MAX_WORKER_CHANGE."""
     actions = [key for key in params.keys() if key in ("add", "remove", "total")]
     if not actions:
         raise Invalid(services.WORKER_PARAMETER_MESSAGE)
@@ -357,8 +362,10 @@ def _worker_change(params) -> tuple[str, int]:
         number = float(params[action])
     except ValueError:
         raise Invalid(services.WORKER_PARAMETER_MESSAGE) from None
-    if not number.is_integer() or number < 1:
+    if not number.is_integer() or number < 1:  # NaN and infinities are not integers
         raise Invalid(services.WORKER_PARAMETER_MESSAGE)
+    if number > MAX_WORKER_CHANGE:
+        raise Invalid(f"the worker parameter {action} must be at most {MAX_WORKER_CHANGE}, got {params[action]}")
     return action, int(number)
 
 

@@ -1,21 +1,172 @@
-"""Request checks that apply before any view."""
+"""Request checks that apply before any view, and API answers for failures that happen outside the views."""
 
 import json
+import logging
+import sys
 
-from django.http import HttpResponse
+from django.core.signals import got_request_exception
+from django.db import connections
 
-from jobsite.api.errors import error_body
+from jobsite.api.errors import (
+    INTERNAL_ERROR,
+    RequestTooLarge,
+    database_reachable,
+    describe_exception,
+    error_body,
+    is_api_path,
+    is_database_outage,
+    plain_error_response,
+    too_large_message,
+)
+from jobsite.conf import conf
 
 
-class RejectNulBytesMiddleware:
-    """PostgreSQL text cannot hold NUL bytes; an id or query value with one is bad input (400), not a
-    database error (500)."""
+def _remember_exception(sender, request=None, **kwargs):
+    """Django turns an exception raised in a middleware into its own 500 page before an outer middleware sees
+    it; keep the exception on the request so the guard can answer it in the API's shape."""
+    if request is not None:
+        request._jobsite_exception = sys.exc_info()[1]
+
+
+got_request_exception.connect(_remember_exception, dispatch_uid="jobsite.api.remember_exception")
+
+
+class _DropOutageRecords(logging.Filter):
+    """Django logs every failed request; a database outage is logged once by the guard instead."""
+
+    def filter(self, record):
+        return not (record.exc_info and is_database_outage(record.exc_info[1]))
+
+
+_DROP_OUTAGE_RECORDS = _DropOutageRecords()
+
+
+def _content_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _used_the_database() -> bool:
+    """A connection is open: this request reached the database (web processes close theirs after each one)."""
+    return any(connection.connection is not None for connection in connections.all(initialized_only=True))
+
+
+class ApiGuardMiddleware:
+    """First in MIDDLEWARE. It refuses what no view should see (a NUL in the path or query; on API paths, a
+    body over the size limit), and on API paths (everything but the console, the admin, static files and
+    the API docs page) makes sure every answer is in the surface's shape: an error page Django rendered
+    itself (an unmatched path, a middleware that failed, a database that went away) becomes the same
+    status, or 503 for the database, as JSON."""
 
     def __init__(self, get_response):
         self.get_response = get_response
+        logging.getLogger("django.request").addFilter(_DROP_OUTAGE_RECORDS)  # the same filter once, however often
 
     def __call__(self, request):
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
+        if not is_api_path(request.path):
+            return self.get_response(request)
+        response = self.get_response(request)
+        exception = getattr(request, "_jobsite_exception", None)
+        if response.status_code >= 400 and response.get("Content-Type", "").startswith("text/html"):
+            response = self.in_api_shape(request, response, exception)
+        elif response.status_code < 500 and _used_the_database():
+            database_reachable()
+        return response
+
+    @staticmethod
+    def refusal(request):
+        # PostgreSQL text cannot hold NUL: an id or query value with one is bad input (400), on any path.
         if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
-            body = error_body(request.path, 400, "illegal_argument_exception", "the request contains a NUL byte")
-            return HttpResponse(json.dumps(body, indent=4), status=400, content_type="application/json; charset=utf-8")
-        return self.get_response(request)
+            return plain_error_response(
+                request.path, 400, "illegal_argument_exception", "the request contains a NUL byte"
+            )
+        limit = conf.max_body_bytes
+        if is_api_path(request.path) and _content_length(request) > limit:
+            return plain_error_response(request.path, 413, RequestTooLarge.es_type, too_large_message(limit))
+        return None
+
+    def process_exception(self, request, exception):
+        """A plain Django view on an API path failed (DRF views answer their own errors)."""
+        if not is_api_path(request.path):
+            return None
+        status_code, es_type, message, headers = describe_exception(exception, request)
+        return plain_error_response(request.path, status_code, es_type, message, headers)
+
+    @classmethod
+    def in_api_shape(cls, request, page, exception):
+        """Django's own error page, for an API client, with the page's other headers. The exception, when
+        Django kept it, says what it was; Django logged it already unless it was the database's (see
+        `_DropOutageRecords`)."""
+        response = cls.answer_for_page(request, page, exception)
+        for name, value in page.items():
+            if name.lower() not in ("content-type", "content-length") and name not in response:
+                response[name] = value
+        return response
+
+    @staticmethod
+    def answer_for_page(request, page, exception):
+        if exception is not None and is_database_outage(exception):
+            status_code, es_type, message, headers = describe_exception(exception, request)
+            return plain_error_response(request.path, status_code, es_type, message, headers)
+        if page.status_code == 404:  # an unmatched path: what the catch-all answers (Teraslice's 405)
+            message = f"cannot {request.method} endpoint {request.get_full_path()}"
+            return plain_error_response(request.path, 405, "illegal_argument_exception", message)
+        if page.status_code >= 500:
+            return plain_error_response(request.path, page.status_code, "exception", INTERNAL_ERROR)
+        return plain_error_response(request.path, page.status_code, "illegal_argument_exception", page.reason_phrase)
+
+
+class LimitBodySize:
+    """ASGI wrapper of the application (`LimitBodySize(get_asgi_application())`): refuses a body over
+    `JOBSITE_MAX_BODY_BYTES` while it arrives. Django's ASGI handler reads a whole body into a temporary file
+    before any middleware runs, so the guard's check comes after the body was received; this one answers
+    413 as soon as the declared length, or the bytes received so far, pass the limit."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = conf.max_body_bytes
+        if _declared_length(scope) > limit:
+            return await _refuse(scope, send, limit)
+        received = 0
+        refused = False
+
+        async def limited_receive():
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    return {"type": "http.disconnect"}  # Django stops reading and answers nothing
+            return message
+
+        await self.app(scope, limited_receive, send)
+        if refused:
+            await _refuse(scope, send, limit)
+
+
+def _declared_length(scope) -> int:
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+async def _refuse(scope, send, limit: int):
+    path = scope.get("path", "")
+    body = json.dumps(error_body(path, 413, RequestTooLarge.es_type, too_large_message(limit)), indent=4).encode()
+    headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,8 +1,13 @@
 """Teraslice's common query options (spec/teraslice.md §1.2), parsed and validated in one place."""
 
+import math
 from dataclasses import dataclass
 
 from jobsite.errors import Invalid
+
+# Elasticsearch's `index.max_result_window`, which Teraslice's lists run into: a page ends within the first
+# 10,000 records (`from + size`), so no request makes the database skip or return more.
+MAX_RESULT_WINDOW = 10_000
 
 
 @dataclass(frozen=True)
@@ -16,17 +21,22 @@ class SearchOptions:
         return queryset.order_by(*self.order_by)[self.offset : self.offset + self.size]
 
 
-def integer_option(params, name: str, default: int) -> int:
+def integer_option(params, name: str, default: int, *, maximum: int) -> int:
+    """A whole number from 0 to `maximum` (`"1.9"` is 1, as in Teraslice)."""
     raw = params.get(name, "")
     if raw in ("", None):
         return default
     try:
-        value = int(float(raw))  # "1.9" → 1, like Teraslice
+        number = float(raw)
     except ValueError:
-        raise Invalid(f"{name} parameter must be a integer, got {raw}") from None
-    if value < 0:
+        number = math.nan
+    if math.isnan(number):
+        raise Invalid(f"{name} parameter must be a integer, got {raw}")
+    if number < 0:
         raise Invalid(f"{name} parameter must be a non-negative integer, got {raw}")
-    return value
+    if number > maximum:
+        raise Invalid(f"{name} parameter must be at most {maximum}, got {raw}")
+    return int(number)
 
 
 def sort_option(raw: str, sortable: dict[str, str]) -> list[str]:
@@ -53,12 +63,14 @@ def deleted_option(params) -> bool:
 
 def search_options(params, *, sortable: dict[str, str], default_sort: str, tiebreak: str) -> SearchOptions:
     order_by = sort_option(params.get("sort") or default_sort, sortable)
-    return SearchOptions(
-        size=integer_option(params, "size", 100),
-        offset=integer_option(params, "from", 0),
-        order_by=[*order_by, tiebreak],
-        deleted=deleted_option(params),
-    )
+    size = integer_option(params, "size", 100, maximum=MAX_RESULT_WINDOW)
+    offset = integer_option(params, "from", 0, maximum=MAX_RESULT_WINDOW)
+    if offset + size > MAX_RESULT_WINDOW:
+        raise Invalid(
+            f"Result window is too large, from + size must be less than or equal to: [{MAX_RESULT_WINDOW}] "
+            f"but was [{offset + size}]"
+        )
+    return SearchOptions(size=size, offset=offset, order_by=[*order_by, tiebreak], deleted=deleted_option(params))
 
 
 def csv_option(params, name: str) -> list[str]:

@@ -13,6 +13,9 @@ from jobsite.errors import Invalid
 CONTEXT = OperationContext(ex_id="ex-1", worker_id="worker-1")
 SIZES = [1, 2, 3, 5, 7, 10, 16, 33, 64, 100, 1000, 100_000]
 
+# Every test's files are in its tmp_path, which is made the file root.
+pytestmark = pytest.mark.usefixtures("file_roots")
+
 
 def config(*operations, **fields):
     return validate_job({"name": "files", "operations": list(operations), **fields}).config

@@ -302,7 +302,7 @@ def test_test_reader_fetches_187_default_records_every_slice():
     assert reader.fetcher.fetch(TEST_READER_REQUESTS[1]) == first
 
 
-def test_test_reader_reads_its_data_files(tmp_path):
+def test_test_reader_reads_its_data_files(file_roots, tmp_path):
     (tmp_path / "slices.json").write_text(json.dumps([{"a": 1}, {"a": 2}]))
     (tmp_path / "records.json").write_text(json.dumps([{"n": 1}, {"n": 2}, {"n": 3}]))
     operations = (
@@ -317,7 +317,7 @@ def test_test_reader_reads_its_data_files(tmp_path):
     assert pipeline(*operations).fetcher.fetch({"a": 1}) == [{"n": 1}, {"n": 2}, {"n": 3}]
 
 
-def test_test_reader_missing_data_file_is_reported(tmp_path):
+def test_test_reader_missing_data_file_is_reported(file_roots, tmp_path):
     with pytest.raises(Invalid, match="Unable to read file at path"):
         the_slicer({"_op": "test-reader", "slicer_data_file_path": str(tmp_path / "none.json")}, {"_op": "noop"})
 

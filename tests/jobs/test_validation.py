@@ -1,6 +1,7 @@
 """Job validation (spec/teraslice.md §2, §7): defaults, coercion, and the messages of rejected jobs."""
 
 import copy
+import dataclasses
 import os
 
 import pytest
@@ -390,7 +391,12 @@ def test_test_reader_defaults():
     }
 
 
-def test_file_reader_defaults():
+@pytest.fixture
+def data_and_tmp_roots(settings):
+    settings.JOBSITE = dataclasses.replace(settings.JOBSITE, file_roots="/data:/tmp")
+
+
+def test_file_reader_defaults(data_and_tmp_roots):
     assert options_of({"_op": "file_reader", "path": "/data/*.json"}, 0) == {
         "path": "/data/*.json",
         "format": "json",
@@ -452,7 +458,7 @@ def test_stdout_negative_limit_is_rejected():
     )
 
 
-def test_file_exporter_defaults():
+def test_file_exporter_defaults(data_and_tmp_roots):
     assert options_of({"_op": "file_exporter", "path": "/tmp/out"}, 1) == {
         "path": "/tmp/out",
         "format": "json",
@@ -464,7 +470,7 @@ def test_file_exporter_requires_a_path():
     assert "path: is required" in rejection(job({"_op": "data_generator"}, {"_op": "file_exporter"}))
 
 
-def test_file_exporter_unknown_format_is_rejected():
+def test_file_exporter_unknown_format_is_rejected(data_and_tmp_roots):
     assert "format: must be one of json, csv" in rejection(
         job({"_op": "data_generator"}, {"_op": "file_exporter", "path": "/tmp/out", "format": "parquet"})
     )
