@@ -1,4 +1,5 @@
-"""The ASGI application (uvicorn). Without DATABASE_URL it attaches to the embedded PostgreSQL first."""
+"""The ASGI application (uvicorn). Without DATABASE_URL it attaches to the embedded PostgreSQL first; a
+body over JOBSITE_MAX_BODY_BYTES is refused while it arrives."""
 
 import os
 
@@ -8,4 +9,8 @@ from jobsite.embedded import attach_unless_configured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
 attach_unless_configured()
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from jobsite.api.middleware import LimitBodySize  # noqa: E402  (it imports DRF, which needs the apps loaded)
+
+application = LimitBodySize(django_application)

@@ -5,6 +5,7 @@ import random
 import uuid
 
 from jobs.ops.api import Fetcher, Reader, Slicer
+from jobs.ops.files import open_for_reading
 from jobs.ops.generator import DateRenderer
 from jobs.ops.registry import implement
 from jobsite.errors import Invalid
@@ -46,8 +47,9 @@ def default_test_records() -> list[dict]:
 
 
 def read_json_file(path: str):
+    """A data file, opened only inside the file roots (checked again here, on the worker)."""
     try:
-        with open(path, encoding="utf-8") as file:
+        with open_for_reading(path) as file:
             return json.load(file)
     except (OSError, ValueError) as error:
         raise Invalid(f"Unable to read file at path {path}: {error}") from error

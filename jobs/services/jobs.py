@@ -13,6 +13,8 @@ from jobsite import actions
 from jobsite.errors import Conflict, Gone, Invalid, Unprocessable
 from tasks import registry
 
+NAME_LENGTH = Job._meta.get_field("name").max_length
+
 
 def submit_job(spec, *, start: bool, actor: str, headers: dict | None = None):
     """Store a new job exactly as submitted (validated first) and, if `start`, create its first execution.
@@ -52,6 +54,8 @@ def update_job(job_id: str, spec, *, actor: str, headers: dict | None = None):
         if not deactivating:
             validated = validate_job(job_body(body))
             warnings, name = validated.warnings, validated.config["name"]
+        elif len(name) > NAME_LENGTH:  # unvalidated, but it is still stored
+            raise Invalid(f"name: must be at most {NAME_LENGTH} characters")
         job.spec = body
         job.name = name
         job.active = body.get("active", True) is not False

@@ -8,7 +8,6 @@ import pytest
 
 from jobsite.conf import conf
 from tests.api.helpers import admin, anonymous, api, error_of, job_spec, web_node  # noqa: F401  (fixtures)
-from tests.conftest import start_web_server
 
 DEPTH = conf.max_json_depth
 
@@ -320,15 +319,7 @@ def test_an_unmatched_path_is_the_catch_all_405_not_a_page(api):
     assert error_of(response) == (405, {"error": 405, "message": "cannot GET endpoint /v1/x%0Ay"})
 
 
-# refused while it arrives (the ASGI wrapper)
-
-
-@pytest.fixture(scope="module")
-def limited_url(process_env):
-    process, url = start_web_server(process_env, app="tests.api.limited_asgi:application")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+# refused while it arrives (jobsite.asgi wraps the application in LimitBodySize)
 
 
 def chunks(total: int, size: int = 64 * 1024):
@@ -341,11 +332,11 @@ def chunks(total: int, size: int = 64 * 1024):
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("path", ["/v1/jobs", "/_tasks/_cancel"], ids=["teraslice", "elasticsearch"])
-def test_a_body_over_the_limit_is_refused_while_it_arrives(limited_url, declared, path):
+def test_a_body_over_the_limit_is_refused_while_it_arrives(server, declared, path):
     total = conf.max_body_bytes + 100_000  # a little past it: what is left unread fits in the socket buffers
     body = b" " * total if declared else chunks(total)
 
-    response = httpx.post(f"{limited_url}{path}", content=body, timeout=30)
+    response = httpx.post(f"{server}{path}", content=body, timeout=30)
 
     assert response.status_code == 413
     message = f"the request body is larger than {conf.max_body_bytes} bytes (JOBSITE_MAX_BODY_BYTES)"
@@ -355,5 +346,5 @@ def test_a_body_over_the_limit_is_refused_while_it_arrives(limited_url, declared
         assert response.json() == {"error": 413, "message": message}
 
 
-def test_a_body_within_the_limit_passes_the_wrapper(limited_url):
-    assert httpx.get(f"{limited_url}/v1/jobs").status_code == 401  # on to the API, which wants credentials
+def test_a_body_within_the_limit_passes_the_wrapper(server):
+    assert httpx.get(f"{server}/v1/jobs").status_code == 401  # on to the API, which wants credentials
