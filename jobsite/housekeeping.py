@@ -3,7 +3,9 @@
 It runs in the main process of the engine's django-q2 cluster (jobsite/management/commands/qcluster.py),
 so it runs however the node was started. Every step is idempotent and uses conditional updates, so any
 number of nodes may run it at once; the purges also take a transaction-level advisory lock, so one node
-at a time deletes while the others skip that round.
+at a time deletes while the others skip that round. A database outage is waited out (jobsite/outage.py),
+and the reaper then gives every loop a lease's time to heartbeat again before it takes their silence for a
+crash: the outage silenced all of them alike.
 """
 
 import logging
@@ -14,6 +16,7 @@ from django.db import connection, transaction
 from jobs.engine.reaper import reap
 from jobsite.access.audit import purge_old_entries
 from jobsite.conf import conf
+from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks import registry
 from tasks.nodes import this_node_id
 
@@ -26,21 +29,31 @@ PURGE_LOCK = 0x6A6F6275  # pg advisory lock key for the purges
 
 def run(*, while_true) -> None:
     """Housekeeping every `JOBSITE_NODE_HEARTBEAT_SECONDS` for as long as `while_true()` says so."""
-    next_round = next_purge = 0.0
+    next_round = next_purge = next_reap = 0.0
+    outage = Outage("housekeeping")
     while while_true():
         if time.monotonic() < next_round:
             time.sleep(WAKE_SECONDS)
             continue
         next_round = time.monotonic() + conf.node_heartbeat_seconds
         try:
-            reap(this_node_id())
+            if time.monotonic() >= next_reap:
+                reap(this_node_id())
             if time.monotonic() >= next_purge:
                 purge_expired()
                 next_purge = time.monotonic() + PURGE_SECONDS
-        except Exception:  # the database may be restarting: the next round tries again
+        except DATABASE_ERRORS as error:
+            if outage.wait(error, stop=lambda: not while_true()):
+                next_reap = time.monotonic() + reap_grace_seconds()
+        except Exception:
             log.exception("housekeeping failed; trying again")
             connection.close()
     connection.close()
+
+
+def reap_grace_seconds() -> float:
+    """After an outage: how long every slice holder and controller gets to heartbeat again."""
+    return max(conf.slice_lease_seconds, conf.node_timeout_seconds)
 
 
 def purge_expired() -> None:

@@ -26,6 +26,7 @@ from jobs.models import Execution, SliceState
 from jobsite.conf import conf
 from jobsite.dates import iso
 from jobsite.errors import Unprocessable
+from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks.nodes import node_draining, this_node_id
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ def run_controller(ex_id: str) -> str:
     controller = Controller(execution, node_id)
     try:
         return controller.run()
+    except DATABASE_ERRORS as error:  # before its loop (which waits outages out): not the execution's fault
+        log.warning("controller of %s lost the database (%s); the reaper will ask for a new one", ex_id, error)
+        return "database unavailable"
     except Exception:
         reason = f"execution controller failed: {traceback.format_exc()}"
         log.exception("controller of %s failed", ex_id)
@@ -71,6 +75,7 @@ class Controller:
         self.failures_seen = 0
         self.failing_since_processed = None
         self.stopping_since = None  # when the stop was asked, read once
+        self.outage = Outage(f"the controller of {self.ex_id}", reconnected=fast_commits)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
@@ -79,7 +84,21 @@ class Controller:
             self.step(Step.INITIALIZE, "controller initializing")
         recovering = self.prepare()
         self.step(Step.RECOVER if recovering else Step.RUN, "workers launched")
-        return self.loop()
+        return self.outage.run(self.loop, resume=self.resume)
+
+    def resume(self):
+        """After a database error: slicing goes on from what the database holds, as a takeover does
+        (slices cut but not written, because the error struck while writing them or a database crash lost
+        their commit, made without waiting for the WAL flush, are cut again)."""
+        saved = Execution.objects.get(pk=self.ex_id).checkpoint
+        for key in ("slicers_done", "queuing_complete"):  # as saved with the slices they follow
+            self.checkpoint.pop(key, None)
+            if key in saved:
+                self.checkpoint[key] = saved[key]
+        self.slicing = Slicing(self.execution, self.checkpoint, slice_more=self.slice_more)
+        # The outage silenced every worker loop alike: none is replaced before its start grace has passed.
+        self.supervision.launched |= self.supervision.alive
+        self.supervision.launch_times.update(dict.fromkeys(self.supervision.launched, time.monotonic()))
 
     def prepare(self) -> bool:
         """Copy the slices a recovery re-runs (once), build the slicers where they left off, launch workers.
