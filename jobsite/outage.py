@@ -5,12 +5,14 @@ A loop holds an `Outage` and hands it the database errors it meets (`wait`), or 
 whole loop through them (`call`, `run`, `tolerated`). A broken connection is first retried at once on a
 new one (after a database restart that is all it takes); if that fails too, the database is away: the
 process says so once, whichever of its loops noticed first, waits with a short backoff (at most a second
-between tries) and says once when it answers again.
+between tries) and says once when it answers again. `OncePerOutage` does the same for the log of code
+that is not ours (django-q2's processes).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -151,3 +153,32 @@ class Outage:
             yield
         except DATABASE_ERRORS as error:
             self.wait(error, stop=stop)
+
+
+class OncePerOutage(logging.Filter):
+    """For a logger of code that is not ours, which logs each failed database call (django-q2: the
+    pusher's failed poll with a traceback, the sentinel's failed status save twice a second): an error
+    said less than REPEATS_SILENCED_SECONDS ago is dropped, and one caused by a database error is said in
+    one line, without its traceback. Other errors keep their traceback."""
+
+    REPEATS_SILENCED_SECONDS = 60.0
+
+    def __init__(self):
+        super().__init__()
+        self.said: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and not isinstance(error, DATABASE_ERRORS):
+            return True
+        message = record.getMessage()
+        now = time.monotonic()
+        if now - self.said.get(message, -math.inf) < self.REPEATS_SILENCED_SECONDS:
+            return False
+        self.said[message] = now
+        if error is not None:
+            record.msg, record.args = f"{message} ({_reason(error)}); said once a minute while it lasts", ()
+            record.exc_info = record.exc_text = None
+        return True
