@@ -1,12 +1,12 @@
 """`python -m jobsite.run`: one Jobsite node in the foreground.
 
-Starts the embedded PostgreSQL (unless DATABASE_URL is set), migrates, makes sure the admin user exists,
-then runs the web server and a django-q2 worker node (its engine and control queues) as child
-processes, registers the node and heartbeats it. It restarts a child that exits, and the embedded
-PostgreSQL when it dies; an external database that goes away is waited for. SIGINT, SIGTERM or SIGHUP
-(to this process or to its whole process group) stops the children, then the embedded PostgreSQL,
-whoever started the postmaster that runs by then. `--role worker` starts a worker node only: that is
-how a cluster grows onto more machines.
+Takes the data directory (one node each), starts the embedded PostgreSQL (unless DATABASE_URL is set),
+migrates, makes sure the admin user exists, then runs the web server and a django-q2 worker node (its
+engine and control queues) as child processes, registers the node and heartbeats it. It restarts a child
+that exits, and the embedded PostgreSQL when it dies; an external database that goes away is waited for.
+SIGINT, SIGTERM or SIGHUP (to this process or to its whole process group) stops the children, then the
+embedded PostgreSQL, whoever started the postmaster that runs by then. `--role worker` starts a worker
+node only: that is how a cluster grows onto more machines.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from jobsite import config, embedded
+from jobsite import config, embedded, node_lock
 from jobsite.conf import conf
 from jobsite.outage import DATABASE_ERRORS, Outage
 
@@ -247,6 +247,11 @@ def main(argv=None) -> int:
         signal.signal(signum, lambda *_: stop_requested.set())
     _become_subreaper()
     data_dir = config.data_dir()
+    try:
+        node_lock.hold(data_dir)
+    except node_lock.DataDirInUse as error:
+        log.error("not starting: %s", error)
+        return 1
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
     # Children share this node's identity and secret key.
     os.environ.setdefault("JOBSITE_NODE_ID", config.node_id(data_dir))

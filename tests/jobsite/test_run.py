@@ -127,6 +127,35 @@ def test_a_dead_postmaster_is_restarted_and_stopped_even_when_every_process_gets
     assert output.count("embedded PostgreSQL is back") == 1, output
 
 
+def test_a_data_dir_holds_one_node(tmp_path):
+    """A second node on the same data directory would share the node id and relabel the first one's row."""
+    port = free_port()
+    first = start_node(tmp_path, port)
+    try:
+        wait_for_health(port, first)
+        second = start_node(tmp_path, free_port())
+        second_output, _ = second.communicate(timeout=30)
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JOBSITE_NODE_ID")}
+        plain = subprocess.run(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env={**env, "JOBSITE_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        health = wait_for_health(port, first)
+    finally:
+        output = stop_node(first)
+
+    assert second.returncode == 1
+    assert f"the data directory {tmp_path} is in use by another node (pid {first.pid}" in second_output
+    assert plain.returncode != 0
+    assert f"the data directory {tmp_path} is in use by another node (pid {first.pid}" in plain.stderr
+    assert health == {"status": "ok", "database": "ok", "worker_nodes": 1, "web_nodes": 1}
+    assert first.returncode == 0, output
+
+
 def test_generated_admin_password_is_printed_once_and_data_is_reused(tmp_path):
     port = free_port()
     first = start_node(tmp_path, port)

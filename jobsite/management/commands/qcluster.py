@@ -2,7 +2,8 @@
 
 The engine's cluster (the default, `jobsite`) runs jobsite.housekeeping in its main process for as long
 as the cluster lives, so a node started the plain Django way returns dead slices and purges old rows
-exactly like one started by `python -m jobsite.run`.
+exactly like one started by `python -m jobsite.run`. Started the plain way, it also takes the data
+directory (jobsite/node_lock.py: one node per data directory); under `jobsite.run` the supervisor holds it.
 Other clusters (`control`) run django-q2 alone.
 """
 
@@ -11,11 +12,12 @@ import os
 import signal
 import threading
 
+from django.core.management import CommandError
 from django_q.cluster import Cluster
 from django_q.conf import Conf
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
-from jobsite import housekeeping
+from jobsite import config, housekeeping, node_lock
 from jobsite.outage import OncePerOutage
 
 
@@ -26,6 +28,11 @@ class Command(DjangoQCommand):
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
         engine = Conf.CLUSTER_NAME == Conf.PREFIX
+        if engine:
+            try:
+                node_lock.hold(config.data_dir())
+            except node_lock.DataDirInUse as error:
+                raise CommandError(f"not starting: {error}") from None
         # Its processes (forked from this one) log every failed database call: an outage is said once.
         logging.getLogger("django-q").addFilter(OncePerOutage())
         cluster = Cluster()
