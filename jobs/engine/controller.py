@@ -19,12 +19,13 @@ from django.utils import timezone
 from jobs import services
 from jobs.engine.slicing import Slicing
 from jobs.engine.stats import analytics_summary, execution_stats, live_workers
-from jobs.engine.worker import MAX_BATCH, fast_commits
+from jobs.engine.worker import MAX_BATCH, fast_commits, release
 from jobs.lifecycle import SLICING, TERMINAL, ExecutionStatus, Step
 from jobs.models import Execution, SliceState
 from jobsite.conf import conf
 from jobsite.dates import iso
 from jobsite.errors import Unprocessable
+from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks import registry
 from tasks.nodes import node_draining, this_node_id
 
@@ -53,9 +54,12 @@ def run_controller(ex_id: str, task_pk: int) -> str:
         if execution is not None:
             outcome = Controller(execution, node_id, task_pk).run_or_fail()
         return outcome
+    except DATABASE_ERRORS as error:  # before its loop (which waits outages out): not the execution's fault
+        log.warning("controller of %s lost the database (%s); the reaper will ask for a new one", ex_id, error)
+        outcome = "database unavailable"
+        return outcome
     finally:
-        registry.finish(task, result={"outcome": outcome})
-        services.place()  # its slot is free
+        release(task, {"outcome": outcome})
 
 
 class Controller:
@@ -75,12 +79,15 @@ class Controller:
         self.failures_seen = 0
         self.failing_since_processed = None
         self.stopping_since = None  # when the stop was asked, read once
+        self.outage = Outage(f"the controller of {self.ex_id}", reconnected=fast_commits)
 
     # --- lifecycle ---------------------------------------------------------------------------------------
 
     def run_or_fail(self) -> str:
         try:
             return self.run()
+        except DATABASE_ERRORS:
+            raise  # not the execution's fault: the reaper gives it a new controller
         except Exception:
             reason = f"execution controller failed: {traceback.format_exc()}"
             log.exception("controller of %s failed", self.ex_id)
@@ -92,11 +99,22 @@ class Controller:
             self.step(Step.INITIALIZE, "controller initializing")
         recovering = self.prepare()
         self.step(Step.RECOVER if recovering else Step.RUN, "workers launched")
-        return self.loop()
+        return self.outage.run(self.loop, resume=self.resume)
+
+    def resume(self):
+        """After a database error: slicing goes on from what the database holds, as a takeover does
+        (slices cut but not written, because the error struck while writing them or a database crash lost
+        their commit, made without waiting for the WAL flush, are cut again)."""
+        saved = Execution.objects.get(pk=self.ex_id).checkpoint
+        for key in ("slicers_done", "queuing_complete"):  # as saved with the slices they follow
+            self.checkpoint.pop(key, None)
+            if key in saved:
+                self.checkpoint[key] = saved[key]
+        self.slicing = Slicing(self.execution, self.checkpoint, slice_more=self.slice_more)
 
     def prepare(self) -> bool:
-        """Copy the slices a recovery re-runs (once), build the slicers where they left off, launch workers.
-        Returns whether this execution starts by recovering."""
+        """Copy the slices a recovery re-runs (once) and build the slicers where they left off. Returns
+        whether this execution starts by recovering."""
         recovering = bool(self.execution.recovered_execution_id)
         if recovering and not self.checkpoint.get("recovery_copied"):
             services.copy_for_recovery(self.execution)

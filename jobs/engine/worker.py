@@ -22,6 +22,7 @@ from jobs.ops.api import SliceFailed
 from jobs.stats import add_analytics
 from jobsite import actions
 from jobsite.conf import conf
+from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks import registry
 from tasks.models import Task
 from tasks.nodes import node_draining, this_node_id
@@ -49,20 +50,23 @@ def fast_commits():
 
 
 class SliceHeartbeat(threading.Thread):
-    """Keeps this worker's slice leases and task alive (with its progress) while slices run."""
+    """Keeps this worker's slice leases (under the loop's current holder name) and task alive (with its
+    progress) while slices run."""
 
-    def __init__(self, holder: str, report):
+    def __init__(self, loop: "WorkerLoop"):
         super().__init__(name="slice-heartbeat", daemon=True)
-        self.holder, self.report = holder, report
+        self.loop = loop
         self.stopping = threading.Event()
 
     def run(self):
         interval = conf.slice_heartbeat_seconds
         while not self.stopping.wait(interval):
             try:
-                services.heartbeat_slices(holder=self.holder)
-                self.report()
-            except Exception as error:  # a passing database fault: the next beat tries again
+                services.heartbeat_slices(holder=self.loop.holder)
+                self.loop.report()
+            except DATABASE_ERRORS as error:
+                self.loop.outage.wait(error, stop=self.stopping.is_set)
+            except Exception as error:  # the next beat tries again
                 log.warning("slice heartbeat failed: %s", error)
                 connection.close()
         connection.close()
@@ -81,12 +85,11 @@ def run_worker(ex_id: str, number: int, task_pk: int) -> dict:
         execution = Execution.objects.get(pk=ex_id)
         if execution.status in TERMINAL:
             return {"processed": 0}
-        holder = f"{this_node_id()}:{os.getpid()}:{number}:{secrets.token_hex(3)}"
-        loop = WorkerLoop(execution, number, holder, task.pk)
-        heartbeat = SliceHeartbeat(holder, loop.report)
+        loop = WorkerLoop(execution, number, new_holder(number), task.pk)
+        heartbeat = SliceHeartbeat(loop)
         heartbeat.start()
         try:
-            loop.run()
+            loop.outage.run(loop.run)
         finally:
             heartbeat.stopping.set()
             heartbeat.join(timeout=5)
@@ -94,9 +97,21 @@ def run_worker(ex_id: str, number: int, task_pk: int) -> dict:
             loop.pipeline.shutdown()
         return {"processed": loop.processed, "failed": loop.failed}
     finally:
-        done = {"processed": loop.processed, "failed": loop.failed} if loop else {"processed": 0}
-        registry.finish(task, result=done)
-        services.place()  # its slot is free
+        release(task, {"processed": loop.processed, "failed": loop.failed} if loop else {"processed": 0})
+
+
+def release(task, result: dict) -> None:
+    """A loop that ends gives its slot back and lets the placement use it. With the database gone that
+    waits: the reaper frees the slot once the task is silent."""
+    try:
+        registry.finish(task, result=result)
+        services.place()
+    except DATABASE_ERRORS as error:
+        log.warning("could not release the slot of task %s (%s); the reaper will", task.pk, error)
+
+
+def new_holder(number: int) -> str:
+    return f"{this_node_id()}:{os.getpid()}:{number}:{secrets.token_hex(3)}"
 
 
 class WorkerLoop:
@@ -109,6 +124,10 @@ class WorkerLoop:
         self.checks = 0
         self.analytics_enabled = bool(execution.config.get("analytics", True))
         self.analytics: dict[str, dict] = {}
+        # Through a database outage the loop waits and starts over; the outcomes of slices in hand are
+        # recorded once it is back (call), or those slices would stay claimed by a living holder forever.
+        self.outage = Outage(f"worker loop {holder}", reconnected=fast_commits)
+        self.errors_seen = 0  # the outage's database errors, as of the last holder name
 
     def progress(self) -> dict:
         return {"processed": self.processed, "failed": self.failed, "analytics": dict(self.analytics)}
@@ -143,7 +162,7 @@ class WorkerLoop:
             if paused:
                 time.sleep(CHECK_SECONDS)
                 continue
-            claimed = services.claim_slices(self.ex_id, holder=self.holder, limit=self.batch)
+            claimed = self.claim()
             if not claimed:
                 if idle == 0:
                     self.report()  # out of work: the controller may be about to sum up the execution
@@ -154,6 +173,15 @@ class WorkerLoop:
             began = time.monotonic()
             self.process(claimed)
             self.adapt_batch((time.monotonic() - began) / len(claimed))
+
+    def claim(self) -> list[tuple]:
+        """A batch of slices; after a database error, under a new holder name: slices the database still
+        gives the old one (an outcome a crash lost, a claim whose answer never came) are then kept alive
+        by no heartbeat, and the reaper returns them after their lease (at-least-once)."""
+        if self.outage.errors != self.errors_seen:
+            self.errors_seen = self.outage.errors
+            self.holder = new_holder(self.number)
+        return services.claim_slices(self.ex_id, holder=self.holder, limit=self.batch)
 
     def adapt_batch(self, seconds_per_slice: float):
         """Claim several slices at a time only while slices are quick, so a batch never keeps work from
@@ -177,10 +205,12 @@ class WorkerLoop:
             except SliceFailed as failure:
                 error = "".join(traceback.format_exception(failure.error))
                 retries = failure.retries
-            if services.finish_slice(pk, holder=self.holder, error=error, retry_count=retry_count + retries):
+            if self.outage.call(
+                services.finish_slice, pk, holder=self.holder, error=error, retry_count=retry_count + retries
+            ):
                 self.failed += bool(error)
                 self.processed += 1
-        self.processed += services.complete_slices(clean, holder=self.holder)
+        self.processed += self.outage.call(services.complete_slices, clean, holder=self.holder)
 
     def add_analytics(self, analytics: list[dict]):
         """Per-operation totals, kept on this worker's task row; the controller sums them per execution."""

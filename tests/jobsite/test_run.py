@@ -1,5 +1,6 @@
 """`python -m jobsite.run` as `make run` starts it: a whole node, database included, then a clean stop."""
 
+import json
 import os
 import signal
 import subprocess
@@ -7,15 +8,19 @@ import sys
 import time
 
 import httpx
+import psutil
 import pytest
 
+from jobsite.embedded import postmaster_pid as pid_of
 from tests.conftest import ROOT, free_port
 from tests.jobsite.test_embedded import postmaster_running, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-def start_node(data_dir, port, *args, **environment) -> subprocess.Popen:
+def start_node(data_dir, port, *args, own_group=False, **environment) -> subprocess.Popen:
+    """`python -m jobsite.run *args` on `data_dir` (in a process group of its own with `own_group`, as
+    `make run` is in a terminal or under a process manager)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "JOBSITE_NODE_ID")}
     env.update(
         JOBSITE_DATA_DIR=str(data_dir),
@@ -35,6 +40,7 @@ def start_node(data_dir, port, *args, **environment) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=own_group,
     )
 
 
@@ -72,6 +78,82 @@ def test_run_serves_the_api_and_stops_everything_on_sigint(tmp_path):
     assert node.returncode == 0, output
     assert wait_until(lambda: not postmaster_running(tmp_path)), "the embedded database was left running"
     assert "stopped" in output
+
+
+SIGNALS = {
+    "SIGINT to the supervisor": lambda node: node.send_signal(signal.SIGINT),
+    "SIGTERM to the supervisor": lambda node: node.send_signal(signal.SIGTERM),
+    "SIGTERM to its process group": lambda node: os.killpg(node.pid, signal.SIGTERM),
+}
+
+
+@pytest.mark.parametrize("how", SIGNALS)
+def test_every_stop_signal_stops_the_embedded_postgresql(tmp_path, how):
+    port = free_port()
+    node = start_node(tmp_path, port, own_group=True)
+    try:
+        wait_for_health(port, node)
+        assert postmaster_running(tmp_path)
+    finally:
+        SIGNALS[how](node)
+        output, _ = node.communicate(timeout=60)
+
+    assert node.returncode == 0, output
+    assert not postmaster_running(tmp_path), f"the embedded database was left running:\n{output}"
+    assert json.loads((tmp_path / "pg" / ".handle_pids.json").read_text()) == []
+
+
+def test_a_dead_postmaster_is_restarted_and_stopped_even_when_every_process_gets_sigterm_at_once(tmp_path):
+    """What systemd or a container runtime do: the restarted postmaster (not the one the node attached to
+    at start) is stopped, while the children, in process groups of their own, get the signal too."""
+    port = free_port()
+    node = start_node(tmp_path, port, own_group=True)
+    try:
+        wait_for_health(port, node)
+        killed = postmaster_pid(tmp_path)
+        os.kill(killed, signal.SIGKILL)
+        assert wait_until(lambda: postmaster_pid(tmp_path) not in (None, killed), timeout=30), "not restarted"
+        health = wait_for_health(port, node, timeout=30)
+        groups = {os.getpgid(child.pid) for child in psutil.Process(node.pid).children()}
+    finally:
+        for group in {node.pid, *groups}:
+            os.killpg(group, signal.SIGTERM)
+        output, _ = node.communicate(timeout=60)
+
+    assert health["database"] == "ok"
+    assert node.returncode == 0, output
+    assert not postmaster_running(tmp_path), f"the restarted database was left running:\n{output}"
+    assert output.count(f"embedded PostgreSQL (pid {killed}) is gone; restarting it") == 1, output
+    assert output.count("embedded PostgreSQL is back") == 1, output
+
+
+def test_a_data_dir_holds_one_node(tmp_path):
+    """A second node on the same data directory would share the node id and relabel the first one's row."""
+    port = free_port()
+    first = start_node(tmp_path, port)
+    try:
+        wait_for_health(port, first)
+        second = start_node(tmp_path, free_port())
+        second_output, _ = second.communicate(timeout=30)
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JOBSITE_NODE_ID")}
+        plain = subprocess.run(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env={**env, "JOBSITE_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        health = wait_for_health(port, first)
+    finally:
+        output = stop_node(first)
+
+    assert second.returncode == 1
+    assert f"the data directory {tmp_path} is in use by another node (pid {first.pid}" in second_output
+    assert plain.returncode != 0
+    assert f"the data directory {tmp_path} is in use by another node (pid {first.pid}" in plain.stderr
+    assert health == {"status": "ok", "database": "ok", "worker_nodes": 1, "web_nodes": 1}
+    assert first.returncode == 0, output
 
 
 def test_generated_admin_password_is_printed_once_and_data_is_reused(tmp_path):
@@ -131,6 +213,10 @@ def test_a_worker_only_node_joins_a_cluster_through_database_url(tmp_path, test_
         worker.communicate(timeout=60)
     assert worker.returncode == 0
     assert _node_stopped(test_database_url, "WorkerNodeOnly00000000")
+
+
+def postmaster_pid(data_dir):
+    return pid_of((data_dir / "pg").resolve())
 
 
 def _query(url, sql, params):
