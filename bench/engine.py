@@ -14,13 +14,8 @@ or failure. See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
 import sys
-import time
-import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -29,6 +24,7 @@ if __package__ in (None, ""):
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import BenchError, baselines, log, runs
+from bench.main import run_benchmark_main
 from bench.measure import CpuMeter, Labels
 from bench.report import figures, print_report
 from bench.stack import ROOT, Stack
@@ -177,57 +173,9 @@ def parse_args(argv=None):
     return args
 
 
-def write_json(path: Path, rows: list[dict], results: dict, args):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "quick": args.quick,
-        "cpus": os.cpu_count(),
-        "sizes": {name: getattr(args, name) for name in RECORDED_SIZES},
-        "figures": rows,
-        "details": results,
-    }
-    path.write_text(json.dumps(document, indent=2))
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
-
-    def interrupt(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    # SIGINT too: a shell without job control starts background commands with it ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
-    began = time.monotonic()
-    stack = Stack(args)
-    code = 0
-    try:
-        stack.start()
-        results = run_benchmark(stack, args)
-    except KeyboardInterrupt:
-        log("interrupted; stopping everything")
-        code = 130
-    except Exception as error:  # noqa: BLE001 - whatever failed, it is reported and all is stopped
-        traceback.print_exc()
-        log(f"benchmark failed: {error}")
-        stack.dump_logs()
-        code = 1
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # cleanup is bounded; let it finish
-        log("cleaning up")
-        stack.stop()
-    if code:
-        return code
-    rows = figures(results, args)
-    results["total_seconds"] = round(time.monotonic() - began, 1)
-    print_report(rows, results, args)
-    out = Path(args.json)
-    write_json(out, rows, results, args)
-    print(f"\nfigures written to {out} (whole run {results['total_seconds']} s)")
-    return 0
+    return run_benchmark_main(args, run_benchmark, figures, print_report, RECORDED_SIZES)
 
 
 if __name__ == "__main__":
