@@ -77,11 +77,12 @@ def test_run_serves_the_api_and_stops_everything_on_sigint(tmp_path):
     assert info.status_code == 200 and info.json()["clustering_type"] == "native"
     assert node.returncode == 0, output
     assert wait_until(lambda: not postmaster_running(tmp_path)), "the embedded database was left running"
+    assert json.loads((tmp_path / "pg" / ".handle_pids.json").read_text()) == []
     assert "stopped" in output
 
 
+# SIGINT to the supervisor (a terminal's Ctrl-C): the test above.
 SIGNALS = {
-    "SIGINT to the supervisor": lambda node: node.send_signal(signal.SIGINT),
     "SIGTERM to the supervisor": lambda node: node.send_signal(signal.SIGTERM),
     "SIGTERM to its process group": lambda node: os.killpg(node.pid, signal.SIGTERM),
 }
