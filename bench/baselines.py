@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from jobs.ops.api import Pipeline
 
 
-def django_q_throughput(tasks: int, timeout: float) -> dict:
+def django_q_throughput(tasks: int, timeout: float, *, queue: str) -> dict:
     """The naive one-message-per-slice design: `tasks` no-op django-q2 tasks through the worker node's
-    engine queue, timed from the first enqueue until every one of them is acknowledged (the ORM broker
+    engine queue (`queue`), timed from the first enqueue until every one of them is acknowledged (the ORM broker
     deletes a task's queue row after saving its result; Success rows are pruned at save_limit, so not
     counted). At `timeout` (enqueueing included) it gives up and reports the pace of the tasks done so
     far."""
@@ -46,7 +46,7 @@ def django_q_throughput(tasks: int, timeout: float) -> dict:
     began = time.monotonic()
     try:
         for _ in range(tasks):
-            async_task("math.floor", 1.5, group=group)
+            async_task("math.floor", 1.5, group=group, cluster=queue)
         enqueued = time.monotonic() - began
         try:
             left_time = max(5.0, timeout - enqueued)

@@ -64,7 +64,11 @@ def run_benchmark(stack: Stack, args) -> dict:
     meter = CpuMeter(stack, labels)
     results: dict = {"load_avg_start": load_average()}
 
-    warm = baselines.django_q_throughput(12, timeout=120)
+    # Imported here: django-q2's modules need the app registry, ready only once the stack has started.
+    from jobs.dispatch import engine_queue
+
+    queue = engine_queue(stack.worker_node_id)
+    warm = baselines.django_q_throughput(12, timeout=120, queue=queue)
     if warm["timed_out"]:
         raise BenchError("the worker node did not process django-q2 tasks within 120 s")
     log("worker node up")
@@ -78,7 +82,7 @@ def run_benchmark(stack: Stack, args) -> dict:
 
     log(f"baseline: {args.q_tasks} django-q2 no-op tasks")
     start = meter.snapshot()
-    q = results["django_q"] = baselines.django_q_throughput(args.q_tasks, timeout=args.q_timeout)
+    q = results["django_q"] = baselines.django_q_throughput(args.q_tasks, timeout=args.q_timeout, queue=queue)
     q["cpu"] = meter.delta(start, meter.snapshot())
     log(f"  {q['per_s']} tasks/s ({q['done']}/{args.q_tasks} done)")
 

@@ -7,24 +7,27 @@ from __future__ import annotations
 import os
 
 
+def figure_row(key, name, value, unit, *, baseline=None, ratio=None, target="(info)", ok=True, verdict=None) -> dict:
+    """One figure of a report: its value, baseline, ratio, target and verdict (none for information)."""
+    return {
+        "key": key,
+        "figure": name,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline,
+        "ratio": ratio,
+        "target": target,
+        "pass": bool(ok),
+        "verdict": "" if target == "(info)" else verdict or ("PASS" if ok else "FAIL"),
+    }
+
+
 def figures(results: dict, args) -> list[dict]:
     """Every figure with its baseline, ratio, target and verdict."""
     rows = []
 
-    def add(key, name, value, unit, *, baseline=None, ratio=None, target, ok, verdict=None):
-        rows.append(
-            {
-                "key": key,
-                "figure": name,
-                "value": value,
-                "unit": unit,
-                "baseline": baseline,
-                "ratio": ratio,
-                "target": target,
-                "pass": bool(ok),
-                "verdict": "" if target == "(info)" else verdict or ("PASS" if ok else "FAIL"),
-            }
-        )
+    def add(key, name, value, unit, *, target, ok, **extra):
+        rows.append(figure_row(key, name, value, unit, target=target, ok=ok, **extra))
 
     def info(key, name, value, unit, **kwargs):  # shown for a person, judged by no target
         add(key, name, value, unit, target="(info)", ok=True, **kwargs)

@@ -28,7 +28,7 @@ from bench import BenchError, log, restart, slots
 from bench.engine import load_average
 from bench.main import run_benchmark_main
 from bench.measure import CpuMeter, Labels
-from bench.report import fmt
+from bench.report import figure_row, fmt
 from bench.stack import ROOT, Stack
 
 # Sizes that are flags without a fixed default: (full run, --quick).
@@ -81,21 +81,8 @@ def run_benchmark(stack: Stack, args) -> dict:
 def figures(results: dict, args) -> list[dict]:
     rows = []
 
-    def add(key, name, value, unit, *, baseline=None, ratio=None, target="(info)", ok=True, verdict=None):
-        info = target == "(info)"
-        rows.append(
-            {
-                "key": key,
-                "figure": name,
-                "value": value,
-                "unit": unit,
-                "baseline": baseline,
-                "ratio": ratio,
-                "target": target,
-                "pass": bool(ok),
-                "verdict": "" if info else verdict or ("PASS" if ok else "FAIL"),
-            }
-        )
+    def add(key, name, value, unit, **figure):
+        rows.append(figure_row(key, name, value, unit, **figure))
 
     b = results["burst"]
     one, many = b["one"], b["many"]

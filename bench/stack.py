@@ -96,7 +96,7 @@ class Stack:
             "worker",
             [PYTHON, "-m", "jobsite.run", "--role", "worker"],
             {
-                **self.node_env("worker"),
+                **self.worker_env(),
                 "JOBSITE_ENGINE_WORKERS": str(self.args.engine_workers),
             },
         )
@@ -109,6 +109,11 @@ class Stack:
         )
         self.api = Api(base, ADMIN_USER, self.password)
         log(f"web server on {base}; waiting for the worker node")
+
+    def worker_env(self) -> dict[str, str]:
+        env = self.node_env("worker")
+        self.worker_node_id = env["JOBSITE_NODE_ID"]  # its engine consumes the queue of this id only
+        return env
 
     def node_env(self, name: str) -> dict[str, str]:
         """A data directory and node id of its own, as every node of a cluster has."""

@@ -35,24 +35,19 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
         now = timezone.now()
         token = secrets.token_hex(8)
         execution.controller_node_id, execution.controller_heartbeat, execution.controller_token = node_id, now, token
-        if takeover:
+        if takeover or execution.status == S.SCHEDULING:  # scheduling: the scheduler kept it waiting for slots
+            reason = (
+                "controller taken over after the previous one went silent"
+                if takeover
+                else "controller claimed the execution"
+            )
             execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
             ExecutionTransition.objects.create(
                 execution=execution,
                 from_status=execution.status,
                 to_status=execution.status,
                 actor=engine_actor(node_id),
-                reason="controller taken over after the previous one went silent",
-            )
-            return execution
-        if execution.status == S.SCHEDULING:  # the scheduler moved it here while it waited for slots
-            execution.save(update_fields=["controller_node", "controller_heartbeat", "controller_token"])
-            ExecutionTransition.objects.create(
-                execution=execution,
-                from_status=S.SCHEDULING,
-                to_status=S.SCHEDULING,
-                actor=engine_actor(node_id),
-                reason="controller claimed the execution",
+                reason=reason,
             )
             return execution
         return transition(
