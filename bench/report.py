@@ -144,12 +144,13 @@ def figures(results: dict, args) -> list[dict]:
     return rows
 
 
-def print_report(rows: list[dict], results: dict, args):
+def figure_table(rows: list[dict]) -> list[str]:
+    """The figures as aligned text lines, a header and a rule first."""
     header = ("figure", "value", "baseline", "ratio", "target", "")
     table = [header] + [
         (
             r["figure"],
-            f"{fmt(r['value'])} {r['unit']}",
+            f"{fmt(r['value'])} {r['unit']}".strip(),
             r["baseline"] or "",
             r["ratio"] or "",
             r["target"],
@@ -158,6 +159,11 @@ def print_report(rows: list[dict], results: dict, args):
         for r in rows
     ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in table]
+    return [lines[0], "  ".join("-" * width for width in widths), *lines[1:]]
+
+
+def print_report(rows: list[dict], results: dict, args):
     print()
     cost = results["request_ms"]
     print(
@@ -165,10 +171,8 @@ def print_report(rows: list[dict], results: dict, args):
         f"{results['load_avg_start'][0]} -> {results['load_avg_end'][0]} on {os.cpu_count()} cpus; "
         f"an API GET takes {cost['api_get_ms']} ms, /healthz {cost['healthz_ms']} ms"
     )
-    for i, row in enumerate(table):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
-        if i == 0:
-            print("  ".join("-" * width for width in widths))
+    for line in figure_table(rows):
+        print(line)
     print()
     print_cpu(results)
     print_memory(results["memory"])

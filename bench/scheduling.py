@@ -28,7 +28,7 @@ from bench import BenchError, log, restart, slots
 from bench.engine import load_average
 from bench.main import run_benchmark_main
 from bench.measure import CpuMeter, Labels
-from bench.report import figure_row, fmt
+from bench.report import figure_row, figure_table
 from bench.stack import ROOT, Stack
 
 # Sizes that are flags without a fixed default: (full run, --quick).
@@ -177,28 +177,13 @@ def figures(results: dict, args) -> list[dict]:
 
 
 def print_report(rows: list[dict], results: dict, args):
-    header = ("figure", "value", "baseline", "ratio", "target", "")
-    table = [header] + [
-        (
-            r["figure"],
-            f"{fmt(r['value'])} {r['unit']}".strip(),
-            r["baseline"] or "",
-            r["ratio"] or "",
-            r["target"],
-            r["verdict"],
-        )
-        for r in rows
-    ]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     print()
     print(
         f"Scheduling benchmark ({'quick' if args.quick else 'full'}), {args.engine_workers} engine slots, load "
         f"average {results['load_avg_start'][0]} -> {results['load_avg_end'][0]} on {os.cpu_count()} cpus"
     )
-    for i, row in enumerate(table):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
-        if i == 0:
-            print("  ".join("-" * width for width in widths))
+    for line in figure_table(rows):
+        print(line)
     print()
     b = results["burst"]
     for name, run in (("one execution", b["one"]), (f"{b['executions']} executions", b["many"])):

@@ -80,16 +80,7 @@ def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | N
             raise NotFound(f"Job {job_id} is missing an execution to recover from")
         _refuse_second_living(job)
         validated = validate_job(job_body(job.spec))
-        config = _merge_config(source.config, validated.config)
-        execution = create_execution(
-            job,
-            config,
-            action=actions.JOBS_RECOVER,
-            actor=actor,
-            headers=headers,
-            recovered_from=source,
-            recovered_slice_type=_recovery_type(cleanup, config, source),
-        )
+        execution = _recovery(job, source, _merge_config(source.config, validated.config), cleanup, actor, headers)
     return execution, validated.warnings
 
 
@@ -103,16 +94,20 @@ def recover_execution(ex_id: str, *, cleanup: str = "", actor: str, headers: dic
             raise Gone(f"Job {job.job_id} has been deleted and cannot be recovered.")
         _refuse_closed(job, "recover")
         _refuse_second_living(job)
-        config = copy.deepcopy(source.config)
-        return create_execution(
-            job,
-            config,
-            action=actions.JOBS_RECOVER,
-            actor=actor,
-            headers=headers,
-            recovered_from=source,
-            recovered_slice_type=_recovery_type(cleanup, config, source),
-        )
+        return _recovery(job, source, copy.deepcopy(source.config), cleanup, actor, headers)
+
+
+def _recovery(job: Job, source: Execution, config: dict, cleanup: str, actor: str, headers) -> Execution:
+    """The new execution that recovers `source` with `config`."""
+    return create_execution(
+        job,
+        config,
+        action=actions.JOBS_RECOVER,
+        actor=actor,
+        headers=headers,
+        recovered_from=source,
+        recovered_slice_type=_recovery_type(cleanup, config, source),
+    )
 
 
 def _cleanup_type(cleanup: str) -> str:

@@ -115,18 +115,18 @@ def _decide() -> list[Placed]:
             waiting.append(execution)
     shares = fair_shares([execution.workers for execution in admitted], max(capacity - len(admitted), 0))
 
-    placed = []
+    placed, parents = [], {}
     for execution, share in zip(admitted, shares):
         if execution.allotted_workers != share or execution.scheduling_reason:
             Execution.objects.filter(pk=execution.pk).update(allotted_workers=share, scheduling_reason="")
         if execution.ex_id not in controllers:
-            loop = _place_loop(execution, None, free)
+            loop = _place_loop(execution, None, free, parents)
             if loop is None:
                 continue  # counted in the capacity, but its node's slots are still held by leaving loops
             placed.append(loop)
         for number in range(share):
             if number not in workers[execution.ex_id]:
-                loop = _place_loop(execution, number, free)
+                loop = _place_loop(execution, number, free, parents)
                 if loop is None:
                     break
                 placed.append(loop)
@@ -135,13 +135,15 @@ def _decide() -> list[Placed]:
     return placed
 
 
-def _place_loop(execution: Execution, number: int | None, free: dict[str, int]) -> Placed | None:
+def _place_loop(execution: Execution, number: int | None, free: dict[str, int], parents: dict) -> Placed | None:
     """A loop of the execution on the node with the most free slots, if any has one."""
     node_id = max(free, key=lambda node: free[node], default=None)
     if node_id is None or free[node_id] <= 0:
         return None
     free[node_id] -= 1
-    parent = registry.running_task(action=actions.JOBS_EXECUTION, target=execution.ex_id)
+    if execution.ex_id not in parents:  # read once per execution and decision, however many loops it gets
+        parents[execution.ex_id] = registry.running_task(action=actions.JOBS_EXECUTION, target=execution.ex_id)
+    parent = parents[execution.ex_id]
     what = "controller" if number is None else f"worker [{number}]"
     task = registry.begin(
         action=actions.JOBS_EXECUTION_WORKER if number is not None else actions.JOBS_EXECUTION_CONTROLLER,
