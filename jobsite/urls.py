@@ -6,6 +6,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from jobs import urls as jobs_console
+from jobs.api import es_urls as job_es_routes
 from jobs.api.urls import txt_urlpatterns
 from jobs.api.urls import urlpatterns as job_routes
 from jobsite import console
@@ -13,6 +14,7 @@ from jobsite.access import urls as access_console
 from jobsite.api.catchall import CatchAllView
 from jobsite.api.routes import re_path_any_case
 from jobsite.api.views import HealthView, InfoView
+from tasks.api import urls as task_routes
 
 teraslice_routes = [
     re_path(r"^$", InfoView.as_view(), name="info"),
@@ -31,6 +33,9 @@ urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Elasticsearch routes: case-sensitive, at the root only (and under /_xpack, deprecated).
+    path("", include((task_routes.urlpatterns, "tasks"), namespace="tasks")),
+    path("", include((job_es_routes.urlpatterns, "es"), namespace="es")),
     re_path_any_case(r"^v1$", InfoView.as_view(), name="info-v1"),
     re_path_any_case(r"^v1/", include((teraslice_routes, "teraslice"), namespace="v1")),
     path("", include((teraslice_routes, "teraslice"), namespace="root")),

@@ -42,9 +42,31 @@ def teraslice_body(status_code: int, message: str) -> dict:
     return {"error": status_code, "message": message}
 
 
-def elasticsearch_body(status_code: int, es_type: str, reason: str) -> dict:
-    cause = {"type": es_type, "reason": reason}
-    return {"error": {"root_cause": [cause], **cause}, "status": status_code}
+def elasticsearch_body(status_code: int, es_type: str, reason: str, details: dict | None = None) -> dict:
+    """The envelope of spec/elasticsearch.md §1.6. `details`: the error's other fields (`timed_out`,
+    `node_id`...) and its `caused_by`, which the root cause (this error, here) never carries."""
+    details = dict(details or {})
+    caused_by = details.pop("caused_by", None)
+    cause = {"type": es_type, "reason": reason, **details}
+    if es_type == "timeout_exception":
+        cause["timed_out"] = True
+    error = {"root_cause": [cause], **cause}
+    if caused_by:
+        error["caused_by"] = caused_by
+    return {"error": error, "status": status_code}
+
+
+def elasticsearch_string_error(status_code: int, message: str) -> dict:
+    """What Elasticsearch answers for a path or method it has no handler for: the error is a string."""
+    return {"error": message, "status": status_code}
+
+
+def error_details(exc) -> dict:
+    """The Elasticsearch fields of a domain error beyond type and reason (see ElasticsearchError)."""
+    details = dict(getattr(exc, "fields", None) or {})
+    if getattr(exc, "caused_by", None):
+        details["caused_by"] = exc.caused_by
+    return details
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -59,6 +81,12 @@ class UnacceptableBody(exceptions.APIException):
 
     status_code = 400
     es_type = "parse_exception"
+
+
+class NoHandler(exceptions.APIException):
+    """An Elasticsearch path no route serves (Elasticsearch: 400 with a string error)."""
+
+    status_code = 400
 
 
 def too_large_message(limit: int) -> str:
@@ -137,15 +165,16 @@ def _message(exc: Exception, request) -> tuple[int, str, str] | None:
     return None
 
 
-def error_body(path: str, status_code: int, es_type: str, message: str) -> dict:
+def error_body(path: str, status_code: int, es_type: str, message: str, details: dict | None = None) -> dict:
     """The error in the shape of the surface `path` belongs to."""
     if is_elasticsearch_path(path):
-        return elasticsearch_body(status_code, es_type, message)
+        return elasticsearch_body(status_code, es_type, message, details)
     return teraslice_body(status_code, message)
 
 
-def error_response(request, status_code: int, es_type: str, message: str, headers=None) -> Response:
-    return Response(error_body(request.path, status_code, es_type, message), status=status_code, headers=headers)
+def error_response(request, status_code: int, es_type: str, message: str, headers=None, details=None) -> Response:
+    body = error_body(request.path, status_code, es_type, message, details)
+    return Response(body, status=status_code, headers=headers)
 
 
 def plain_error_response(path: str, status_code: int, es_type: str, message: str, headers=None) -> HttpResponse:
@@ -188,5 +217,12 @@ def logged(response):
 
 def exception_handler(exc, context):
     request = context["request"]
+    if isinstance(exc, exceptions.MethodNotAllowed) and is_elasticsearch_path(request.path):
+        allowed = ", ".join(m for m in context["view"].allowed_methods if m not in ("OPTIONS", "HEAD"))
+        message = f"Incorrect HTTP method for uri [{request.get_full_path()}] and method [{request.method}], allowed: [{allowed}]"
+        return Response(elasticsearch_string_error(405, message), status=405)
+    if isinstance(exc, NoHandler):
+        return Response(elasticsearch_string_error(400, str(exc.detail)), status=400)
     status_code, es_type, message, headers = describe_exception(exc, request)
-    return logged(error_response(request, status_code, es_type, message, headers=headers))
+    response = error_response(request, status_code, es_type, message, headers=headers, details=error_details(exc))
+    return logged(response)

@@ -7,6 +7,7 @@ import sys
 from django.core.signals import got_request_exception
 from django.db import connections
 
+from jobsite.api.elasticsearch import elasticsearch_headers
 from jobsite.api.errors import (
     INTERNAL_ERROR,
     RequestTooLarge,
@@ -15,10 +16,13 @@ from jobsite.api.errors import (
     error_body,
     is_api_path,
     is_database_outage,
+    is_elasticsearch_path,
     plain_error_response,
     too_large_message,
 )
 from jobsite.conf import conf
+
+MAX_OPAQUE_ID_LENGTH = 255  # what the audit log keeps; a longer one is not echoed either
 
 
 def _remember_exception(sender, request=None, **kwargs):
@@ -67,7 +71,7 @@ class ApiGuardMiddleware:
     def __call__(self, request):
         refused = self.refusal(request)
         if refused is not None:
-            return refused
+            return self.marked(request, refused)
         if not is_api_path(request.path):
             return self.get_response(request)
         response = self.get_response(request)
@@ -76,6 +80,16 @@ class ApiGuardMiddleware:
             response = self.in_api_shape(request, response, exception)
         elif response.status_code < 500 and _used_the_database():
             database_reachable()
+        return self.marked(request, response)
+
+    @staticmethod
+    def marked(request, response):
+        """Every API answer echoes the request's X-Opaque-Id; Elasticsearch routes say they are Elasticsearch."""
+        opaque_id = request.headers.get("X-Opaque-Id")
+        if opaque_id and len(opaque_id) <= MAX_OPAQUE_ID_LENGTH:
+            response["X-Opaque-Id"] = opaque_id
+        if is_elasticsearch_path(request.path):
+            elasticsearch_headers(request, response)
         return response
 
     @staticmethod

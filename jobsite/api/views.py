@@ -1,7 +1,9 @@
 """Cluster-wide endpoints: the Teraslice info object and the health probe."""
 
+import base64
 import platform
 import sys
+import uuid
 
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -11,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import jobsite
+from jobsite.api.elasticsearch import PRODUCT_HEADER, VENDOR_JSON, VERSION, AnyAccept
 from jobsite.conf import conf
 from tasks.models import Node
 
@@ -29,9 +32,41 @@ def cluster_info() -> dict:
     }
 
 
+def is_elasticsearch_client(request) -> bool:
+    """The official Elasticsearch clients send their vendor media type and a client-meta header."""
+    return VENDOR_JSON in request.headers.get("Accept", "") or "x-elastic-client-meta" in request.headers
+
+
+def elasticsearch_root() -> dict:
+    """Elasticsearch's root object (spec/elasticsearch.md §1.1): what its clients read before anything else."""
+    cluster_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"jobsite:{conf.cluster_name}")
+    return {
+        "name": conf.node_id,
+        "cluster_name": conf.cluster_name,
+        "cluster_uuid": base64.urlsafe_b64encode(cluster_uuid.bytes).decode().rstrip("="),
+        "version": {
+            "number": VERSION,
+            "build_flavor": "default",
+            "build_type": "jobsite",
+            "build_hash": f"jobsite-{jobsite.__version__}",
+            "build_date": "2026-01-01T00:00:00.000Z",
+            "build_snapshot": False,
+            "lucene_version": "10.1.0",
+            "minimum_wire_compatibility_version": "8.18.0",
+            "minimum_index_compatibility_version": "8.0.0",
+        },
+        "tagline": "You Know, for Search",
+    }
+
+
 class InfoView(APIView):
+    content_negotiation_class = AnyAccept  # an Elasticsearch client's Accept is answered, not refused (406)
+
     @extend_schema(
-        summary="Cluster information (Teraslice info object)",
+        summary="Cluster information: the Teraslice info object, or Elasticsearch's root object for its clients",
+        description="Requests with `Accept: application/vnd.elasticsearch+json` or an `x-elastic-client-meta` "
+        "header (the official Elasticsearch clients) get Elasticsearch's root object (`name`, `cluster_name`, "
+        "`cluster_uuid`, `version.number`, `tagline`); everyone else gets Teraslice's info object.",
         responses=inline_serializer(
             "ClusterInfo",
             {
@@ -45,6 +80,8 @@ class InfoView(APIView):
         ),
     )
     def get(self, request):
+        if request.path == "/" and is_elasticsearch_client(request):
+            return Response(elasticsearch_root(), headers=dict([PRODUCT_HEADER]))
         return Response(cluster_info())
 
 
