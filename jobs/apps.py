@@ -10,5 +10,8 @@ class JobsConfig(AppConfig):
         from jobsite import actions
         from tasks import registry
 
-        # Cancelling an execution's task (the tasks API, the console) stops the execution.
+        # Cancelling an execution's task or its controller's (the tasks API, the console) stops the
+        # execution; cancelling a worker loop's removes that worker.
         registry.on_cancel(actions.JOBS_EXECUTION, services.cancel_execution_task)
+        registry.on_cancel(actions.JOBS_EXECUTION_CONTROLLER, services.cancel_execution_task)
+        registry.on_cancel(actions.JOBS_EXECUTION_WORKER, services.remove_cancelled_worker)

@@ -18,10 +18,10 @@ JOBS_WORKERS = "cluster:admin/jobs/workers"
 JOBS_CLOSE = "cluster:admin/jobs/close"
 JOBS_OPEN = "cluster:admin/jobs/open"
 # The engine's long-running tasks: an execution, and the loops that hold its slots (its controller and
-# each of its workers).
+# each of its workers; `[w]` marks a child action, as Elasticsearch's `[s]`/`[n]` do, spec/jobsite.md §5).
 JOBS_EXECUTION = "cluster:admin/jobs/execution"
 JOBS_EXECUTION_CONTROLLER = "cluster:admin/jobs/execution/controller"
-JOBS_EXECUTION_WORKER = "cluster:admin/jobs/execution/worker"
+JOBS_EXECUTION_WORKER = "cluster:admin/jobs/execution/worker[w]"
 
 TASKS_CANCEL = "cluster:admin/tasks/cancel"
 

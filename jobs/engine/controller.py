@@ -52,7 +52,7 @@ def run_controller(ex_id: str, task_pk: int) -> str:
     try:
         execution = services.claim_execution(ex_id, node_id=node_id)
         if execution is not None:
-            outcome = Controller(execution, node_id, task_pk).run_or_fail()
+            outcome = Controller(execution, node_id, task_pk, task.parent_id).run_or_fail()
         return outcome
     except DATABASE_ERRORS as error:  # before its loop (which waits outages out): not the execution's fault
         log.warning("controller of %s lost the database (%s); the reaper will ask for a new one", ex_id, error)
@@ -63,9 +63,10 @@ def run_controller(ex_id: str, task_pk: int) -> str:
 
 
 class Controller:
-    def __init__(self, execution: Execution, node_id: str, task_pk: int):
+    def __init__(self, execution: Execution, node_id: str, task_pk: int, execution_task_pk: int | None):
         self.execution = execution
         self.task_pk = task_pk
+        self.execution_task_pk = execution_task_pk  # the execution's own task, which shows its progress
         self.ex_id = execution.ex_id
         self.token = execution.controller_token
         self.actor = services.engine_actor(node_id)
@@ -145,6 +146,8 @@ class Controller:
                     log.warning("controller of %s lost its lease; another node took over", self.ex_id)
                     return "lease lost"
                 status, workers = beat
+                if full and self.execution_task_pk:
+                    registry.report(self.execution_task_pk, self.progress(status, workers, counts))
                 next_beat = time.monotonic() + BEAT_SECONDS
                 if full and node_draining():
                     services.release_controller(self.ex_id, token=self.token)
@@ -248,6 +251,24 @@ class Controller:
             slicers=len(self.slicing.slicers if self.slicing else []) or int(self.config.get("slicers", 1)),
         )
 
+    def progress(self, status: str, workers: int, counts) -> dict:
+        """The execution task's `status` in the tasks API: its phase, slices and workers. The total is
+        known once everything is sliced."""
+        done = counts[SliceState.COMPLETED] + counts[SliceState.ERROR]
+        all_sliced = self.slicing is not None and self.slicing.all_sliced
+        total = done + counts[SliceState.PENDING] + counts[SliceState.START] if all_sliced else None
+        return {
+            "phase": status,
+            "slices": {
+                "processed": done,
+                "failed": counts[SliceState.ERROR],
+                "queued": counts[SliceState.PENDING],
+                "in_flight": counts[SliceState.START],
+                "total": total,
+            },
+            "workers": {"wanted": workers, "alive": self.alive},
+        }
+
     def step(self, step: str, reason: str, **fields):
         self.execution = services.take_step(
             self.ex_id, step, actor=self.actor, reason=reason, controller_token=self.token, **fields
@@ -259,6 +280,8 @@ class Controller:
         stats["job_duration"] = max(1, round((timezone.now() - self.execution.created).total_seconds()))
         if self.config.get("analytics", True):
             fields["analytics"] = analytics_summary(self.ex_id, until_processed=stats["processed"])
+        if self.execution_task_pk:  # its last progress, kept with the finished task
+            registry.report(self.execution_task_pk, self.progress(status, self.execution.workers, counts))
         try:
             self.execution = services.set_execution_status(
                 self.ex_id,

@@ -354,5 +354,23 @@ def _record_control(action: str, execution: Execution, headers: dict | None, res
 
 
 def cancel_execution_task(task) -> None:
-    """Cancelling an execution's task (the task registry's handler) stops the execution."""
+    """Cancelling an execution's task, or its controller's (the task registry's handler), stops the
+    execution gracefully; its worker loops, cancelled with it, leave once their slices in hand are done."""
     stop_execution(task.target, actor=f"task {task.task_id} cancelled")
+
+
+def remove_cancelled_worker(task) -> None:
+    """Cancelling a worker loop's task (the task registry's handler) removes that worker: the execution
+    wants one worker fewer, and the loop leaves after its slices in hand. The loop numbers stay 0..n-1, so
+    the highest-numbered loop leaves too and the cancelled one's number is placed again. An execution's
+    only worker is replaced, not removed: an execution runs with one at least (cancel the execution's
+    task to stop it)."""
+    with transaction.atomic():
+        execution = Execution.objects.select_for_update().living().filter(pk=task.target).first()
+        if execution is None:
+            return
+        if execution.workers > 1:
+            Execution.objects.filter(pk=execution.pk).update(workers=execution.workers - 1, updated=timezone.now())
+            result = {"workers": execution.workers - 1, "was": execution.workers, "cancelled": task.task_id}
+            _record_control(actions.JOBS_WORKERS, execution, None, result=result)
+        transaction.on_commit(place)

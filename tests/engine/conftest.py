@@ -27,7 +27,7 @@ from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures: a s
 from tests.conftest import ROOT
 
 WORKER_NODE_ID = "EngineTestWorkerNode00"
-WORKER_ACTION = "cluster:admin/jobs/execution/worker"
+WORKER_ACTION = "cluster:admin/jobs/execution/worker[w]"
 NODE_ENV = {
     "JOBSITE_ENGINE_WORKERS": "6",
     "JOBSITE_CONTROL_WORKERS": "1",
