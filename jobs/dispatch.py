@@ -13,6 +13,9 @@ from django_q.tasks import async_task
 
 RUN_CONTROLLER = "jobs.q.run_execution"  # the name queued rows of earlier versions carry
 RUN_WORKER = "jobs.q.run_worker"
+RUN_CLOSE = "jobs.q.run_close"
+# Control actions go to whichever worker node's control cluster is free (settings.Q_CLUSTER ALT_CLUSTERS).
+CONTROL_QUEUE = "control"
 
 
 def engine_queue(node_id: str) -> str:
@@ -41,4 +44,11 @@ def worker(node_id: str, ex_id: str, number: int, task_pk: int) -> None:
             group=ex_id,
             cluster=engine_queue(node_id),
         )
+    )
+
+
+def close(job_id: str, task_pk: int) -> None:
+    """The close housekeeping of the job (task `task_pk`), on any worker node's control queue."""
+    transaction.on_commit(
+        lambda: async_task(RUN_CLOSE, job_id, task_pk, task_name=f"close {job_id}", group=job_id, cluster=CONTROL_QUEUE)
     )

@@ -34,6 +34,15 @@ class Job(models.Model):
     updated = models.DateTimeField(default=timezone.now)
     deleted = models.BooleanField(default=False, help_text="Soft-deleted: hidden from lists, still readable.")
     deleted_on = models.DateTimeField(null=True, blank=True)
+    # Set by a close that took its snapshot; the next start resumes after it (and clears it).
+    snapshot_execution = models.ForeignKey(
+        "Execution",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The closed execution whose checkpoint the next start resumes from.",
+    )
 
     objects = JobQuerySet.as_manager()
 

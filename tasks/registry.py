@@ -60,13 +60,18 @@ def begin(
     )
 
 
-def take(task_id: int) -> Task | None:
+def take(task_id: int, *, any_node: bool = False) -> Task | None:
     """The process a task was placed for starts it: the task if it still runs, on this node, uncancelled
     and not yet taken (else None: the work was given up, or this is a redelivered or duplicate start,
-    and must do nothing). Taking is a conditional update, so of two deliveries one wins."""
+    and must do nothing). Taking is a conditional update, so of two deliveries one wins.
+
+    `any_node`: a task queued for whichever node takes it (a control action) becomes this node's, so
+    its id names the node that runs it."""
     untaken = Q(heartbeat_at=F("started_at"))  # a placed task keeps its creation heartbeat until taken
-    taken = Task.objects.running().filter(untaken, pk=task_id, node_id=this_node_id(), cancelled=False)
-    if not taken.update(heartbeat_at=timezone.now()):
+    taken = Task.objects.running().filter(untaken, pk=task_id, cancelled=False)
+    if not any_node:
+        taken = taken.filter(node_id=this_node_id())
+    if not taken.update(heartbeat_at=timezone.now(), node_id=this_node_id()):
         return None
     return Task.objects.get(pk=task_id)
 

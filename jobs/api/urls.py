@@ -1,7 +1,7 @@
 """Job and execution routes. Teraslice (Express) tolerates a trailing slash and ignores the case of
 paths, so every pattern does too."""
 
-from jobs.api import views
+from jobs.api import closing, views
 from jobsite.api.routes import re_path_any_case
 
 ID = r"(?P<{}>[^/]+)"
@@ -28,6 +28,8 @@ urlpatterns = [
     route(f"{JOB}/_recover", views.JobRecoverView.as_view(), "job-recover"),
     route(f"{JOB}/_active", views.JobActiveView.as_view(active=True), "job-active"),
     route(f"{JOB}/_inactive", views.JobActiveView.as_view(active=False), "job-inactive"),
+    route(f"{JOB}/_close", closing.CloseView.as_view(), "job-close"),
+    route(f"{JOB}/_open", closing.OpenView.as_view(), "job-open"),
     *on_both("_stop", views.StopView.as_view(), "stop"),
     *on_both("_pause", views.PauseView.as_view(resume=False), "pause"),
     *on_both("_resume", views.PauseView.as_view(resume=True), "resume"),

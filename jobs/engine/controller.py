@@ -121,7 +121,14 @@ class Controller:
             services.copy_for_recovery(self.execution)
             self.checkpoint["recovery_copied"] = True
         self.checkpoint["started"] = self.started
-        self.slice_more = not recovering or not self.execution.recovered_slice_type or self.config.get("autorecover")
+        # A recovery only re-runs old slices, unless it is a start that carries on (autorecover, or the
+        # resume after a close's snapshot).
+        self.slice_more = (
+            not recovering
+            or not self.execution.recovered_slice_type
+            or self.config.get("autorecover")
+            or bool(self.checkpoint.get("resumes_snapshot"))
+        )
         self.slicing = Slicing(self.execution, self.checkpoint, slice_more=self.slice_more)
         if self.slicing.slicers and not recovering:
             self.fill(self.execution.workers)  # the first slices are waiting when the workers arrive

@@ -32,6 +32,9 @@ def reap(node_id: str) -> None:
         log.warning("%s slice(s) whose worker went silent went back to pending", released)
     end_silent_loops()
     end_orphaned_stops(conf.node_timeout_seconds, actor)
+    failed = services.fail_abandoned_closes()
+    if failed:
+        log.warning("%s job(s) whose close nobody runs any more are now failed", failed)
     if purge_dead_queue_rows():
         log.info("removed queue rows of loops that are no longer wanted")
 

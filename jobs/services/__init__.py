@@ -1,16 +1,31 @@
 """Use cases on jobs, executions and slices: the only code that changes their state (DESIGN.md rule 1).
 
 Split by what each module owns: `jobs` (the stored specs), `executions` (creation and the state
-machine), `leases` (the one controller holding an execution), `placement` (which loops run on which node's slots), `slices` (pending → start → completed |
+machine), `closing` (close and open, and the steps of the close housekeeping; `close_tasks` begins a
+close), `leases` (the one controller holding an execution), `placement` (which loops run on which node's slots), `slices` (pending → start → completed |
 error, and their leases), and the `lookups` they share. Callers use the names below as `jobs.services.<name>`.
 """
 
+from jobs.services.closing import (
+    MAX_JOBS,
+    close_jobs,
+    close_outcome,
+    closing_execution,
+    fail_abandoned_closes,
+    fail_close,
+    finish_close,
+    open_jobs,
+    resolve_jobs,
+    resolve_one_job,
+    take_snapshot,
+)
 from jobs.services.executions import (
     WORKER_PARAMETER_MESSAGE,
     cancel_execution_task,
     change_workers,
     max_workers,
     pause_execution,
+    record_final_results,
     recover_execution,
     recover_job,
     remove_cancelled_worker,
@@ -19,6 +34,7 @@ from jobs.services.executions import (
     start_job,
     stop_execution,
     take_step,
+    terminate_execution,
 )
 from jobs.services.jobs import delete_job, set_job_active, submit_job, update_job
 from jobs.services.leases import claim_execution, heartbeat_controller, release_controller
@@ -31,12 +47,27 @@ from jobs.services.slices import (
     copy_for_recovery,
     finish_slice,
     heartbeat_slices,
+    prune_slices,
     release_expired_slices,
     requeue_slices_in_hand,
     slice_counts,
 )
 
 __all__ = [
+    "MAX_JOBS",
+    "close_jobs",
+    "close_outcome",
+    "closing_execution",
+    "fail_abandoned_closes",
+    "fail_close",
+    "finish_close",
+    "open_jobs",
+    "resolve_jobs",
+    "resolve_one_job",
+    "take_snapshot",
+    "record_final_results",
+    "terminate_execution",
+    "prune_slices",
     "WORKERS_CEILING",
     "cluster_slots",
     "place",

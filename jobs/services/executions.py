@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from jobs.lifecycle import ENGINE_STEPS, PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
 from jobs.models import Execution, ExecutionTransition, Job, RecoveryType
+from jobs.services.close_tasks import close_completed
 from jobs.services.lookups import controller_alive, describe, get_execution, get_job
 from jobs.services.placement import WORKERS_CEILING, cluster_slots, place
 from jobs.services.slices import requeue_slices_in_hand
@@ -35,7 +36,8 @@ WORKER_PARAMETER_MESSAGE = (
 
 
 def start_job(job_id: str, *, actor: str, headers: dict | None = None):
-    """Create a new execution of the job (a recovery of the latest one when the job has `autorecover`).
+    """Create a new execution of the job: one that resumes after the snapshot of the job's last close,
+    else a recovery of the latest one when the job has `autorecover`, else a fresh one.
 
     At most one execution of a job lives at a time: concurrent starts get exactly one execution and
     409s. Returns (execution, warnings).
@@ -48,7 +50,9 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
         _refuse_closed(job, "start")
         validated = validate_job(job_body(job.spec))
         source = Execution.objects.latest_for(job)
-        if validated.config.get("autorecover") and source is not None:
+        if job.snapshot_execution_id:
+            execution = _resume_snapshot(job, validated.config, actor, headers)
+        elif validated.config.get("autorecover") and source is not None:
             execution = create_execution(
                 job,
                 _merge_config(source.config, validated.config),
@@ -61,6 +65,25 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
         else:
             execution = create_execution(job, validated.config, action=actions.JOBS_START, actor=actor, headers=headers)
     return execution, validated.warnings
+
+
+def _resume_snapshot(job: Job, config: dict, actor: str, headers) -> Execution:
+    """The execution that carries on after the snapshot a close took: the closed execution's pending
+    slices run again and slicing continues after its newest slice. The snapshot is used up."""
+    snapshot = job.snapshot_execution
+    execution = create_execution(
+        job,
+        _merge_config(snapshot.config, config),
+        action=actions.JOBS_START,
+        actor=actor,
+        headers=headers,
+        recovered_from=snapshot,
+        recovered_slice_type=RecoveryType.PENDING,
+        checkpoint={"resumes_snapshot": snapshot.ex_id},
+    )
+    job.snapshot_execution = None
+    job.save(update_fields=["snapshot_execution"])
+    return execution
 
 
 def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | None = None):
@@ -148,6 +171,14 @@ def _refuse_closed(job: Job, action: str) -> None:
         raise Conflict(f"Job {job.job_id} is {job.state}, open it before {action}")
 
 
+def _refuse_closed_job_of(ex_id: str, action: str) -> None:
+    """The job of the execution must be open (asked first: a closed job's execution has ended, and the
+    answer should say the job is closed, not that nothing runs)."""
+    found = Execution.objects.filter(pk=ex_id).values_list("job_id", "job__state").first()
+    if found is not None and found[1] != JobState.OPENED:
+        raise Conflict(f"Job {found[0]} is {found[1]}, open it before {action}")
+
+
 def create_execution(
     job: Job,
     config: dict,
@@ -157,6 +188,7 @@ def create_execution(
     headers: dict | None,
     recovered_from: Execution | None = None,
     recovered_slice_type: str = "",
+    checkpoint: dict | None = None,
 ) -> Execution:
     """Create a pending execution of a locked job, with its history row and its tasks, and have it placed
     once the transaction commits."""
@@ -170,6 +202,7 @@ def create_execution(
                 workers=config["workers"],
                 recovered_execution=recovered_from,
                 recovered_slice_type=recovered_slice_type,
+                checkpoint=checkpoint or {},
             )
     except IntegrityError:  # the database's one-living-execution guarantee caught a race
         raise Conflict(CONCURRENT_MESSAGE.format(job.job_id)) from None
@@ -199,7 +232,7 @@ def create_execution(
 
 def transition(execution: Execution, to: str, *, actor: str, reason: str = "", **fields) -> Execution:
     """Apply a status change to an execution the caller has locked, and record it. An execution that
-    ends finishes its execution and stop tasks."""
+    ends finishes its execution and stop tasks; one that completes closes a `close_on_complete` job."""
     check_transition(execution.status, to)
     before = execution.status
     execution.status = to
@@ -215,6 +248,11 @@ def transition(execution: Execution, to: str, *, actor: str, reason: str = "", *
         registry.finish_open(
             target=execution.ex_id, actions=[actions.JOBS_EXECUTION, actions.JOBS_STOP], result={"status": to}
         )
+    if to == S.COMPLETED and before != to and execution.config.get("close_on_complete"):
+        # After the commit, in a transaction of its own: the job's lock is never taken under the
+        # execution's (a force close takes them the other way round).
+        job_id = execution.job_id
+        transaction.on_commit(lambda: close_completed(job_id))
     return execution
 
 
@@ -279,6 +317,33 @@ def stop_execution(ex_id: str, *, force: bool = False, actor: str, headers: dict
         return execution
 
 
+def terminate_execution(ex_id: str, *, actor: str, reason: str) -> Execution:
+    """End a living execution `terminated` at once (a force close): its loops stop at their next check
+    and the slices in hand go back to pending. A finished execution is left as it is."""
+    with transaction.atomic():
+        execution = get_execution(ex_id, lock=True)
+        if execution.status in TERMINAL:
+            return execution
+        requeue_slices_in_hand(execution.ex_id)
+        transaction.on_commit(place)
+        return transition(execution, S.TERMINATED, actor=actor, reason=reason)
+
+
+def record_final_results(ex_id: str, *, slicer_stats: dict, has_errors: bool) -> Execution:
+    """Write the final `_slicer_stats` (with `job_duration`) and `_has_errors` of an execution that
+    ended without its controller writing them (none held it, or the stop was forced). Results already
+    written are kept."""
+    with transaction.atomic():
+        execution = get_execution(ex_id, lock=True)
+        if execution.status not in TERMINAL or "job_duration" in execution.slicer_stats:
+            return execution
+        execution.slicer_stats = slicer_stats
+        execution.has_errors = execution.has_errors or has_errors
+        execution.updated = timezone.now()
+        execution.save(update_fields=["slicer_stats", "has_errors", "updated"])
+        return execution
+
+
 def pause_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> Execution:
     """The controller stops handing out slices; slices in flight finish. A paused one stays paused."""
     return _set_paused(ex_id, True, actor=actor, headers=headers)
@@ -291,6 +356,7 @@ def resume_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> 
 
 def _set_paused(ex_id: str, paused: bool, *, actor: str, headers: dict | None) -> Execution:
     verb = "pause" if paused else "resume"
+    _refuse_closed_job_of(ex_id, verb)
     with transaction.atomic():
         execution = _living_execution(ex_id)
         if execution.status not in PAUSABLE:  # still starting up, or stopping
@@ -305,6 +371,7 @@ def change_workers(ex_id: str, *, action: str, number: int, actor: str, headers:
     """Change the number of worker loops of a living execution; returns Teraslice's message."""
     if action not in ("add", "remove", "total") or number < 1:
         raise Invalid(WORKER_PARAMETER_MESSAGE)
+    _refuse_closed_job_of(ex_id, "workers")
     with transaction.atomic():
         execution = _living_execution(ex_id)
         current = execution.workers

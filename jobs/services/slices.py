@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from jobs.lifecycle import LIVING
 from jobs.models import Execution, RecoveryType, Slice, SliceState
 
 
@@ -146,3 +147,23 @@ def release_expired_slices(*, lease_seconds: float) -> int:
             slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, now
         Slice.objects.bulk_update(expired, ["state", "error", "retry_count", "holder", "heartbeat", "updated"])
     return len(expired)
+
+
+def prune_slices(job_id: str, *, keep: int, spare: str | None = None, limit: int = 2000) -> int:
+    """Delete up to `limit` slice records of the job's executions older than its newest `keep` (and
+    other than `spare`, the snapshot a later start resumes from), error records excepted; returns how
+    many went. Called until it returns 0, so each statement stays small whatever the history."""
+    kept = Execution.objects.filter(job_id=job_id).order_by("-created").values("pk")[:keep]
+    old = (
+        Slice.objects.filter(execution__job_id=job_id)
+        .exclude(execution_id__in=kept)
+        .exclude(execution__status__in=sorted(LIVING))
+        .exclude(state=SliceState.ERROR)
+    )
+    if spare:
+        old = old.exclude(execution_id=spare)
+    pks = list(old.values_list("pk", flat=True)[:limit])
+    if not pks:
+        return 0
+    deleted, _ = Slice.objects.filter(pk__in=pks).delete()
+    return deleted
