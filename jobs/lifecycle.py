@@ -112,3 +112,27 @@ class SliceState(models.TextChoices):
     START = "start"
     COMPLETED = "completed"
     ERROR = "error"
+
+
+class IndexerState(models.TextChoices):
+    """A job's state in the vocabulary of the rollup API (spec/jobsite.md §2): derived, never stored."""
+
+    STARTED = "started"
+    INDEXING = "indexing"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+# Statuses in which slices in flight mean the indexer is indexing (not merely started).
+INDEXING = frozenset({S.RUNNING, S.RECOVERING, S.FAILING})
+
+
+def indexer_state(status: str | None, slices_in_flight: bool) -> str:
+    """The rollup indexer state of a job whose latest execution is in `status` (None: it has none)."""
+    if status is None or status in TERMINAL:
+        return IndexerState.STOPPED
+    if status == S.STOPPING:
+        return IndexerState.STOPPING
+    if status in INDEXING and slices_in_flight:
+        return IndexerState.INDEXING
+    return IndexerState.STARTED

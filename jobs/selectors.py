@@ -3,7 +3,9 @@ say) and the lookups that go with them. Nothing here writes."""
 
 from typing import Protocol
 
-from jobs.lifecycle import RUNNING
+from django.db.models import Count
+
+from jobs.lifecycle import INDEXING, RUNNING, SliceState, indexer_state
 from jobs.models import Execution, Job, Slice
 from jobs.services import controller_alive, get_execution, get_job, latest_execution
 from jobsite.errors import NotFound
@@ -64,3 +66,34 @@ def running_controller(execution: Execution) -> Execution:
     if execution.status not in RUNNING or not controller_alive(execution):
         raise NotFound(f"Could not find active slicer for ex_id: {execution.ex_id}")
     return execution
+
+
+def live_jobs(*, limit: int) -> list[Job]:
+    """Jobs not deleted, newest first, at most `limit`."""
+    return list(Job.objects.not_deleted().order_by("-updated", "job_id")[:limit])
+
+
+def indexer_states(jobs: list[Job]) -> dict[str, tuple[Execution | None, str, int]]:
+    """Each job's latest execution, its derived rollup indexer state and how many executions it had, in
+    three queries."""
+    latest = latest_executions(job.job_id for job in jobs)
+    counts = dict(
+        Execution.objects.filter(job_id__in=[job.job_id for job in jobs])
+        .values_list("job_id")
+        .annotate(n=Count("ex_id"))
+    )
+    busy = set(
+        Slice.objects.filter(
+            execution_id__in=[ex.ex_id for ex in latest.values() if ex.status in INDEXING],
+            state__in=[SliceState.PENDING, SliceState.START],
+        )
+        .values_list("execution_id", flat=True)
+        .distinct()
+    )
+    states = {}
+    for job in jobs:
+        execution = latest.get(job.job_id)
+        status = execution.status if execution else None
+        in_flight = execution is not None and execution.ex_id in busy
+        states[job.job_id] = (execution, indexer_state(status, in_flight), counts.get(job.job_id, 0))
+    return states

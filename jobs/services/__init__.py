@@ -40,6 +40,7 @@ from jobs.services.jobs import delete_job, set_job_active, submit_job, update_jo
 from jobs.services.leases import claim_execution, heartbeat_controller, release_controller
 from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job, latest_execution
 from jobs.services.placement import WORKERS_CEILING, cluster_slots, place
+from jobs.services.rollup import start_indexer, stop_indexer
 from jobs.services.slices import (
     add_slices,
     claim_slices,
@@ -101,7 +102,9 @@ __all__ = [
     "set_execution_status",
     "set_job_active",
     "slice_counts",
+    "start_indexer",
     "start_job",
+    "stop_indexer",
     "stop_execution",
     "submit_job",
     "take_step",

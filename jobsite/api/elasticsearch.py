@@ -30,6 +30,8 @@ PRODUCT_HEADER = ("X-Elastic-Product", "Elasticsearch")
 # The official clients send their JSON as this media type (`compatible-with=8|9`); it is JSON.
 VENDOR_JSON = "application/vnd.elasticsearch+json"
 MAX_PARAM_LENGTH = 4096  # ids lists and filters longer than this are refused, not expanded
+# The longest any request waits (`wait_for_completion`, `timeout`): the work goes on, the request answers.
+MAX_WAIT_SECONDS = 3600
 
 
 class ElasticsearchError(DomainError):
@@ -154,10 +156,14 @@ def _time_amount(raw: str, number: str, unit: str, name: str) -> TimeValue:
     raise illegal_argument(f"failed to parse [{raw}]")
 
 
-def time_param(params, name: str, default: str | None) -> TimeValue | None:
+def time_param(params, name: str, default: str | None, *, maximum: float | None = None) -> TimeValue | None:
+    """A time value from the query; beyond `maximum` seconds (a wait's cap) it is refused, naming the cap."""
     if name not in params:
         return parse_time(default, name) if default is not None else None
-    return parse_time(check_length(params, name), name)
+    value = parse_time(check_length(params, name), name)
+    if maximum is not None and value.seconds > maximum:
+        raise illegal_argument(f"[{name}] must be at most [{format_time(int(maximum * 10**9))}], got [{value.text}]")
+    return value
 
 
 def format_time(nanos: int) -> str:
