@@ -178,6 +178,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": __import__("jobsite").__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["jobsite.api.schema.deduplicate_teraslice_mounts"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "jobsite.api.schema.mark_xpack_deprecated",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -10,5 +10,5 @@ urlpatterns = [
     *es_path(f"rollup/job/{JOB}/_stop", rollup.RollupStopView.as_view(), "rollup-stop"),
     *es_path(f"rollup/job/{JOB}/_start", rollup.RollupStartView.as_view(), "rollup-start"),
     *es_path(f"rollup/job/{JOB}", rollup.RollupJobsView.as_view(), "rollup-job"),
-    *es_path("rollup/job", rollup.RollupJobsView.as_view(), "rollup-jobs"),
+    *es_path("rollup/job", rollup.RollupEveryJobView.as_view(), "rollup-jobs"),
 ]

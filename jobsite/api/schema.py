@@ -10,7 +10,24 @@ def deduplicate_teraslice_mounts(endpoints):
     def is_twin(path: str) -> bool:
         return f"/v1{path}" in paths or (path == "/v1" and "/v1/" in paths)
 
-    return [endpoint for endpoint in endpoints if not is_twin(endpoint[0])]
+    kept = [endpoint for endpoint in endpoints if not is_twin(endpoint[0])]
+    return [(_without_optional_slash(path, regex), regex, *rest) for path, regex, *rest in kept]
+
+
+def _without_optional_slash(path: str, regex: str) -> str:
+    """A route whose pattern ends in `/?$` is documented as clients call it: without the slash."""
+    if regex.endswith("/?$") and path.endswith("/") and len(path) > 1:
+        return path[:-1]
+    return path
+
+
+def mark_xpack_deprecated(result, generator, request, public):
+    """The `_xpack/...` twins of the Elasticsearch routes are deprecated (they answer with a `Warning`)."""
+    for path, operations in result.get("paths", {}).items():
+        if path.startswith("/_xpack/"):
+            for operation in operations.values():
+                operation["deprecated"] = True
+    return result
 
 
 class CachedBasicScheme(OpenApiAuthenticationExtension):
