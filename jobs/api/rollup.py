@@ -6,7 +6,6 @@ wait for the indexer to reach `stopped`, and a wait that times out leaves the st
 """
 
 from asgiref.sync import sync_to_async
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -20,6 +19,7 @@ from jobsite.api.elasticsearch import (
     MAX_WAIT_SECONDS,
     AsyncElasticsearchView,
     ElasticsearchView,
+    EveryJobSchema,
     boolean_param,
     time_param,
     timeout_error,
@@ -123,11 +123,6 @@ class RollupJobsView(ElasticsearchView):
                 jobs = []
         states = selectors.indexer_states(jobs)
         return Response({"jobs": [rollup_record(job, *states[job.job_id]) for job in jobs]})
-
-
-class EveryJobSchema(AutoSchema):
-    def get_operation_id(self):
-        return super().get_operation_id() + "_all"  # the route without an id; its operation id is its own
 
 
 class RollupEveryJobView(RollupJobsView):

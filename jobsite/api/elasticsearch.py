@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from adrf.views import APIView as AsyncAPIView
 from django.urls import re_path
+from drf_spectacular.openapi import AutoSchema
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -301,7 +302,18 @@ def deprecation_warning(method: str, path: str) -> str | None:
     if not path.startswith("/_xpack/"):
         return None
     current = "/_" + path[len("/_xpack/") :].lstrip("_")
-    return f'299 Elasticsearch-{VERSION} "[{method} {path}] is deprecated! Use [{method} {current}] instead."'
+    return warning_header(f"[{method} {path}] is deprecated! Use [{method} {current}] instead.")
+
+
+def warning_header(message: str) -> str:
+    return f'299 Elasticsearch-{VERSION} "{message}"'
+
+
+def deprecation(response, messages: list[str]):
+    """Deprecation warnings of a request (a deprecated parameter, say), as Elasticsearch sends them."""
+    if messages:
+        response["Warning"] = ", ".join(warning_header(message) for message in messages)
+    return response
 
 
 def elasticsearch_headers(request, response):
@@ -309,7 +321,7 @@ def elasticsearch_headers(request, response):
     response[PRODUCT_HEADER[0]] = PRODUCT_HEADER[1]
     warning = deprecation_warning(request.method, request.path)
     if warning:
-        response["Warning"] = warning
+        response["Warning"] = f"{warning}, {response['Warning']}" if response.has_header("Warning") else warning
     return response
 
 
@@ -351,6 +363,14 @@ class ElasticsearchView(ElasticsearchMixin, APIView):
 
 class AsyncElasticsearchView(ElasticsearchMixin, AsyncAPIView):
     """For routes that wait (`wait_for_completion`, a close's timeout): the wait holds no thread."""
+
+
+class EveryJobSchema(AutoSchema):
+    """The schema of a route's twin without an id (`_rollup/job`, `_ml/anomaly_detectors/_stats`): the
+    same view, an operation id of its own."""
+
+    def get_operation_id(self):
+        return super().get_operation_id() + "_all"
 
 
 def es_path(pattern: str, view, name: str) -> list:
