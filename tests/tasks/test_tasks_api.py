@@ -3,10 +3,14 @@
 import threading
 import time
 
+import httpx
+from django.contrib.auth.models import Group
+
 from jobsite import actions
 from tasks import registry
 from tasks.models import Task
 from tasks.nodes import this_node_id
+from tests.conftest import hashed
 from tests.tasks.conftest import ACTION, work
 
 
@@ -363,3 +367,19 @@ def test_cancel_wait_answers_once_the_task_and_its_descendants_finished(api):
 
     assert response.status_code == 200
     assert Task.objects.get(pk=child.pk).completed
+
+
+def test_cancel_needs_the_manage_privilege_and_listing_only_monitor(server, django_user_model):
+    user = django_user_model.objects.create(username="watcher", password=hashed("watcher-password"))
+    user.groups.add(Group.objects.get_or_create(name="monitor")[0])
+    auth = ("watcher", "watcher-password")
+
+    listed = httpx.get(f"{server}/_tasks", auth=auth)
+    refused = httpx.post(f"{server}/_tasks/_cancel", auth=auth)
+
+    assert listed.status_code == 200
+    assert refused.status_code == 403
+    assert reason(refused) == (
+        "action [cluster:admin/tasks/cancel] is unauthorized for user [watcher], "
+        "this action is granted by the cluster privileges [manage]"
+    )
