@@ -24,6 +24,8 @@ JOBS_EXECUTION_CONTROLLER = "cluster:admin/jobs/execution/controller"
 JOBS_EXECUTION_WORKER = "cluster:admin/jobs/execution/worker[w]"
 
 TASKS_CANCEL = "cluster:admin/tasks/cancel"
+# A `_tasks` request that waits (`wait_for_completion`) is itself a task.
+TASKS_LIST = "cluster:monitor/tasks/lists"
 
 # Anyone holding a privilege may keep API tokens for themselves; admins revoke anybody's.
 TOKENS_OWN = "cluster:monitor/tokens/own"

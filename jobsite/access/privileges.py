@@ -32,6 +32,7 @@ ACTION_PRIVILEGES = {
     actions.JOBS_RECOVER: (MANAGE,),
     actions.JOBS_WORKERS: (MANAGE,),
     actions.TASKS_CANCEL: (MANAGE,),
+    actions.TASKS_LIST: READERS,
     # Anyone holding a privilege may keep API tokens for themselves; admins manage everybody's.
     actions.TOKENS_OWN: READERS,
     actions.TOKENS_REVOKE: (MANAGE,),  # anybody's token, from the admin

@@ -325,11 +325,20 @@ def elasticsearch_headers(request, response):
     return response
 
 
+class ElasticsearchSchema(AutoSchema):
+    """Operation ids name the path's variables too: `/_tasks` and `/_tasks/{task_id}` are two operations."""
+
+    def get_operation_id(self):
+        variables = re.findall(r"\{(\w+)\}", self.path)
+        return super().get_operation_id() + "".join(f"_by_{name}" for name in variables)
+
+
 class ElasticsearchMixin:
     """A view on the Elasticsearch surface. `params` names the query parameters the route reads beyond the
     global ones; any other is refused."""
 
     params: frozenset[str] = frozenset()
+    schema = ElasticsearchSchema()
     renderer_classes = [ElasticsearchJSONRenderer]
     parser_classes = [ElasticsearchJSONParser]
     content_negotiation_class = AnyAccept
