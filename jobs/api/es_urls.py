@@ -12,9 +12,9 @@ urlpatterns = [
     *es_path(f"ml/anomaly_detectors/{ML_JOBS}/_close", ml.CloseView.as_view(), "ml-close"),
     *es_path(f"ml/anomaly_detectors/{ML_JOBS}/_open", ml.OpenView.as_view(), "ml-open"),
     *es_path(f"ml/anomaly_detectors/{ML_JOBS}/_stats", ml.StatsView.as_view(), "ml-stats"),
-    *es_path("ml/anomaly_detectors/_stats", ml.StatsEveryJobView.as_view(), "ml-stats-all"),
+    *es_path("ml/anomaly_detectors/_stats", ml.StatsView.as_view(), "ml-stats-all"),
     *es_path(f"rollup/job/{JOB}/_stop", rollup.RollupStopView.as_view(), "rollup-stop"),
     *es_path(f"rollup/job/{JOB}/_start", rollup.RollupStartView.as_view(), "rollup-start"),
     *es_path(f"rollup/job/{JOB}", rollup.RollupJobsView.as_view(), "rollup-job"),
-    *es_path("rollup/job", rollup.RollupEveryJobView.as_view(), "rollup-jobs"),
+    *es_path("rollup/job", rollup.RollupJobsView.as_view(), "rollup-jobs"),
 ]

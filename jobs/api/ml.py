@@ -19,7 +19,6 @@ from jobsite.api.elasticsearch import (
     AsyncElasticsearchView,
     ElasticsearchError,
     ElasticsearchView,
-    EveryJobSchema,
     boolean,
     boolean_param,
     deprecation,
@@ -190,10 +189,6 @@ class StatsView(ElasticsearchView):
         latest = selectors.latest_executions(job.job_id for job in jobs)
         records = [stats_record(job, latest.get(job.job_id)) for job in jobs]
         return deprecation(Response({"count": len(records), "jobs": records}), warnings)
-
-
-class StatsEveryJobView(StatsView):
-    schema = EveryJobSchema()
 
 
 def stats_record(job, execution) -> dict:

@@ -19,7 +19,6 @@ from jobsite.api.elasticsearch import (
     MAX_WAIT_SECONDS,
     AsyncElasticsearchView,
     ElasticsearchView,
-    EveryJobSchema,
     boolean_param,
     time_param,
     timeout_error,
@@ -123,12 +122,6 @@ class RollupJobsView(ElasticsearchView):
                 jobs = []
         states = selectors.indexer_states(jobs)
         return Response({"jobs": [rollup_record(job, *states[job.job_id]) for job in jobs]})
-
-
-class RollupEveryJobView(RollupJobsView):
-    """`GET _rollup/job/` (the client's `get_jobs()` without an id): every job."""
-
-    schema = EveryJobSchema()
 
 
 def rollup_record(job, execution, state: str, executions: int) -> dict:

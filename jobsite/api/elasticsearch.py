@@ -374,14 +374,6 @@ class AsyncElasticsearchView(ElasticsearchMixin, AsyncAPIView):
     """For routes that wait (`wait_for_completion`, a close's timeout): the wait holds no thread."""
 
 
-class EveryJobSchema(AutoSchema):
-    """The schema of a route's twin without an id (`_rollup/job`, `_ml/anomaly_detectors/_stats`): the
-    same view, an operation id of its own."""
-
-    def get_operation_id(self):
-        return super().get_operation_id() + "_all"
-
-
 def es_path(pattern: str, view, name: str) -> list:
     """A route at `/_<pattern>` and, deprecated, at `/_xpack/<pattern>` (`pattern` without its leading
     underscore: `ml/anomaly_detectors/...`, `tasks`). A trailing slash is tolerated, as Elasticsearch does."""
