@@ -2,11 +2,15 @@
 (force close, refusals, open, id expansion, the wait's timeout). The housekeeping a worker node runs is
 in tests/engine/test_close.py."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from jobs import services
 from jobs.models import Job
 from jobsite.errors import Invalid, NotFound
+from tasks.models import Task
 from tests.api.helpers import (  # noqa: F401  (fixtures)
     add_slice,
     admin,
@@ -122,6 +126,21 @@ def test_close_of_a_closing_job_waits_on_the_close_under_way(api):
     api.post(f"/v1/jobs/{job_id}/_close", params={"timeout": 0})
 
     assert len(tasks(CLOSE, job_id)) == 1
+
+
+def test_a_closing_job_whose_close_went_silent_becomes_failed(api):
+    job_id = submit(api, start=False)["job_id"]
+    api.post(f"/v1/jobs/{job_id}/_close", params={"timeout": 0})
+    task = only_task(CLOSE, job_id)
+    now = timezone.now()  # taken once, then silent for an hour: its worker died
+    Task.objects.filter(pk=task.pk).update(started_at=now - timedelta(hours=2), heartbeat_at=now - timedelta(hours=1))
+
+    assert services.fail_abandoned_closes() == 1
+
+    assert state_of(job_id) == "failed"
+    task.refresh_from_db()
+    assert task.finished_at is not None and task.error["type"] == "close_lost"
+    assert api.post(f"/v1/jobs/{job_id}/_close", params={"force": "true"}).status_code == 200
 
 
 def test_close_timeout_above_an_hour_is_400(api):
