@@ -198,6 +198,30 @@ def test_open_reopens_a_closed_job_so_it_starts_again(api):
     assert api.post(f"/v1/jobs/{job_id}/_start").status_code == 200
 
 
+def test_start_after_a_close_with_a_snapshot_resumes_from_it(api):
+    job_id, closed_ex = submit_started(api)
+    put_status(closed_ex, "stopped")
+    Job.objects.filter(pk=job_id).update(snapshot_execution=closed_ex)
+
+    ex_id = api.post(f"/v1/jobs/{job_id}/_start").json()["ex_id"]
+
+    record = api.get(f"/v1/ex/{ex_id}").json()
+    assert (record["recovered_execution"], record["recovered_slice_type"]) == (closed_ex, "pending")
+    assert Job.objects.get(pk=job_id).snapshot_execution_id is None
+
+
+def test_a_recovery_after_a_close_supersedes_its_snapshot(api):
+    job_id, closed_ex = submit_started(api)
+    put_status(closed_ex, "stopped")
+    Job.objects.filter(pk=job_id).update(snapshot_execution=closed_ex)
+
+    recovered = api.post(f"/v1/jobs/{job_id}/_recover").json()["ex_id"]
+    put_status(recovered, "stopped")
+    ex_id = api.post(f"/v1/jobs/{job_id}/_start").json()["ex_id"]
+
+    assert api.get(f"/v1/ex/{ex_id}").json().get("recovered_execution") is None  # a fresh start
+
+
 def test_open_of_an_open_job_is_a_no_op_success(api):
     job_id = submit(api, start=False)["job_id"]
 
