@@ -1,4 +1,5 @@
-"""Work handed to the worker nodes: execution controllers and worker loops, as django-q2 tasks.
+"""Work handed to the worker nodes: execution controllers and worker loops, as django-q2 tasks, and
+the close housekeeping, on the control queue any worker node consumes.
 
 Each worker node's engine cluster consumes a queue of its own (`engine_queue(node_id)`), so a loop goes
 to exactly the node the placement (jobs/services/placement.py) found a free slot on, and no busy node

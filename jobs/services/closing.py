@@ -221,8 +221,9 @@ def take_snapshot(job_id: str, ex_id: str) -> dict:
         }
         execution.checkpoint = {**state, "snapshot": snapshot}
         execution.save(update_fields=["checkpoint"])
-        job.snapshot_execution = None if execution.status == ExecutionStatus.COMPLETED else execution
-        job.save(update_fields=["snapshot_execution"])
+        if job.state == JobState.CLOSING:  # not after a force close overtook the housekeeping
+            job.snapshot_execution = None if execution.status == ExecutionStatus.COMPLETED else execution
+            job.save(update_fields=["snapshot_execution"])
     return snapshot
 
 

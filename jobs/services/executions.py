@@ -69,9 +69,9 @@ def start_job(job_id: str, *, actor: str, headers: dict | None = None):
 
 def _resume_snapshot(job: Job, config: dict, actor: str, headers) -> Execution:
     """The execution that carries on after the snapshot a close took: the closed execution's pending
-    slices run again and slicing continues after its newest slice. The snapshot is used up."""
+    slices run again and slicing continues after its newest slice."""
     snapshot = job.snapshot_execution
-    execution = create_execution(
+    return create_execution(
         job,
         _merge_config(snapshot.config, config),
         action=actions.JOBS_START,
@@ -81,9 +81,6 @@ def _resume_snapshot(job: Job, config: dict, actor: str, headers) -> Execution:
         recovered_slice_type=RecoveryType.PENDING,
         checkpoint={"resumes_snapshot": snapshot.ex_id},
     )
-    job.snapshot_execution = None
-    job.save(update_fields=["snapshot_execution"])
-    return execution
 
 
 def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | None = None):
@@ -207,6 +204,9 @@ def create_execution(
     except IntegrityError:  # the database's one-living-execution guarantee caught a race
         raise Conflict(CONCURRENT_MESSAGE.format(job.job_id)) from None
     ExecutionTransition.objects.create(execution=execution, to_status=S.PENDING, actor=actor, reason=action)
+    if job.snapshot_execution_id:  # any new execution uses up a close's snapshot, or supersedes it
+        job.snapshot_execution = None
+        job.save(update_fields=["snapshot_execution"])
     description = describe(job.job_id, execution.name, execution.ex_id)
     request_task = registry.record(
         action=action,

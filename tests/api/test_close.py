@@ -2,11 +2,15 @@
 (force close, refusals, open, id expansion, the wait's timeout). The housekeeping a worker node runs is
 in tests/engine/test_close.py."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from jobs import services
 from jobs.models import Job
 from jobsite.errors import Invalid, NotFound
+from tasks.models import Task
 from tests.api.helpers import (  # noqa: F401  (fixtures)
     add_slice,
     admin,
@@ -124,6 +128,21 @@ def test_close_of_a_closing_job_waits_on_the_close_under_way(api):
     assert len(tasks(CLOSE, job_id)) == 1
 
 
+def test_a_closing_job_whose_close_went_silent_becomes_failed(api):
+    job_id = submit(api, start=False)["job_id"]
+    api.post(f"/v1/jobs/{job_id}/_close", params={"timeout": 0})
+    task = only_task(CLOSE, job_id)
+    now = timezone.now()  # taken once, then silent for an hour: its worker died
+    Task.objects.filter(pk=task.pk).update(started_at=now - timedelta(hours=2), heartbeat_at=now - timedelta(hours=1))
+
+    assert services.fail_abandoned_closes() == 1
+
+    assert state_of(job_id) == "failed"
+    task.refresh_from_db()
+    assert task.finished_at is not None and task.error["type"] == "close_lost"
+    assert api.post(f"/v1/jobs/{job_id}/_close", params={"force": "true"}).status_code == 200
+
+
 def test_close_timeout_above_an_hour_is_400(api):
     job_id = submit(api, start=False)["job_id"]
 
@@ -177,6 +196,30 @@ def test_open_reopens_a_closed_job_so_it_starts_again(api):
     assert state_of(job_id) == "opened"
     assert only_task(OPEN, job_id).result == {"opened": True, "job_id": job_id}
     assert api.post(f"/v1/jobs/{job_id}/_start").status_code == 200
+
+
+def test_start_after_a_close_with_a_snapshot_resumes_from_it(api):
+    job_id, closed_ex = submit_started(api)
+    put_status(closed_ex, "stopped")
+    Job.objects.filter(pk=job_id).update(snapshot_execution=closed_ex)
+
+    ex_id = api.post(f"/v1/jobs/{job_id}/_start").json()["ex_id"]
+
+    record = api.get(f"/v1/ex/{ex_id}").json()
+    assert (record["recovered_execution"], record["recovered_slice_type"]) == (closed_ex, "pending")
+    assert Job.objects.get(pk=job_id).snapshot_execution_id is None
+
+
+def test_a_recovery_after_a_close_supersedes_its_snapshot(api):
+    job_id, closed_ex = submit_started(api)
+    put_status(closed_ex, "stopped")
+    Job.objects.filter(pk=job_id).update(snapshot_execution=closed_ex)
+
+    recovered = api.post(f"/v1/jobs/{job_id}/_recover").json()["ex_id"]
+    put_status(recovered, "stopped")
+    ex_id = api.post(f"/v1/jobs/{job_id}/_start").json()["ex_id"]
+
+    assert api.get(f"/v1/ex/{ex_id}").json().get("recovered_execution") is None  # a fresh start
 
 
 def test_open_of_an_open_job_is_a_no_op_success(api):
