@@ -12,13 +12,13 @@ from rest_framework.response import Response
 from jobs import services
 from jobs.api.views import OBJECT, TerasliceView, _param
 from jobsite import actions
+from jobsite.api.elasticsearch import format_time
 from jobsite.api.query import integer_option
 from jobsite.errors import Conflict, Timeout
 from jobsite.waiting import wait_until
 
 DEFAULT_CLOSE_WAIT_MS = 30 * 60 * 1000
 MAX_CLOSE_WAIT_MS = 60 * 60 * 1000  # the request answers within an hour; the close carries on
-UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
 
 EXPRESSION = "A job_id or name, a comma list of them, `*` wildcards, or `_all`."
 ALLOW_NO_MATCH = _param("allow_no_match", "`false`: a wildcard that matches no job is a 404 (default true).")
@@ -40,22 +40,28 @@ def _flag(options: dict, name: str, default: bool) -> bool:
     return options[name] in ("true", "1", "")
 
 
-def time_value(ms: int) -> str:
-    """Milliseconds as Elasticsearch prints a time value (`30m`, `1500ms`)."""
-    for unit, size in UNITS:
-        if ms and ms % size == 0:
-            return f"{ms // size}{unit}"
-    return f"{ms}ms"
-
-
-def _close(expression: str, *, force: bool, allow_no_match: bool, actor: str, headers: dict) -> list[int]:
+def close_matching(expression: str, *, force: bool, allow_no_match: bool, actor: str, headers: dict) -> list[int]:
+    """Close the jobs `expression` names; the ids of the close tasks to wait on (both faces of close)."""
     jobs = services.resolve_jobs(expression, allow_no_match=allow_no_match)
     return [task.pk for task in services.close_jobs(jobs, force=force, actor=actor, headers=headers)]
 
 
-def _open(expression: str, *, allow_no_match: bool, actor: str, headers: dict) -> None:
+def open_matching(expression: str, *, allow_no_match: bool, actor: str, headers: dict) -> None:
     jobs = services.resolve_jobs(expression, allow_no_match=allow_no_match)
     services.open_jobs(jobs, actor=actor, headers=headers)
+
+
+async def wait_for_closes(task_pks: list[int], timeout_nanos: int) -> None:
+    """Until every close task has ended, holding no thread. A wait that times out is a Timeout (429, in
+    each surface's shape) and the closes go on; a close that failed is a Conflict naming its job."""
+    failures, done = await wait_until(
+        lambda: services.close_outcome(task_pks), lambda outcome: outcome is not None, max(timeout_nanos, 0) / 1e9
+    )
+    if not done:
+        raise Timeout(f"Timed out when waiting for persistent tasks after {format_time(timeout_nanos)}")
+    if failures:
+        reasons = "; ".join(f"[{job}]: {reason}" for job, reason in failures)
+        raise Conflict(f"the close of one or more jobs failed, use force close: {reasons}")
 
 
 class CloseView(AsyncAPIView, TerasliceView):
@@ -78,17 +84,10 @@ class CloseView(AsyncAPIView, TerasliceView):
         force = _flag(options, "force", False)
         allow_no_match = _flag(options, "allow_no_match", True)
         timeout_ms = integer_option(options, "timeout", DEFAULT_CLOSE_WAIT_MS, maximum=MAX_CLOSE_WAIT_MS)
-        task_pks = await sync_to_async(_close)(
+        task_pks = await sync_to_async(close_matching)(
             job_id, force=force, allow_no_match=allow_no_match, actor=self.actor(), headers=self.kept_headers()
         )
-        failures, done = await wait_until(
-            lambda: services.close_outcome(task_pks), lambda outcome: outcome is not None, timeout_ms / 1000
-        )
-        if not done:
-            raise Timeout(f"Timed out when waiting for persistent tasks after {time_value(timeout_ms)}")
-        if failures:
-            reasons = "; ".join(f"[{job}]: {reason}" for job, reason in failures)
-            raise Conflict(f"the close of one or more jobs failed, use force close: {reasons}")
+        await wait_for_closes(task_pks, timeout_ms * 1_000_000)
         return Response({"closed": True})
 
 
@@ -105,7 +104,7 @@ class OpenView(TerasliceView):
     )
     def post(self, request, job_id):
         options = _options(request)
-        _open(
+        open_matching(
             job_id,
             allow_no_match=_flag(options, "allow_no_match", True),
             actor=self.actor(),

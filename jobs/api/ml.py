@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from jobs import selectors, services
+from jobs.api.closing import close_matching, open_matching, wait_for_closes
 from jobsite import actions
 from jobsite.api.elasticsearch import (
     MAX_WAIT_SECONDS,
@@ -24,10 +25,7 @@ from jobsite.api.elasticsearch import (
     deprecation,
     illegal_argument,
     parse_time,
-    timeout_error,
 )
-from jobsite.errors import Conflict
-from jobsite.waiting import wait_until
 from tasks.registry import headers_to_keep
 
 CLOSE_ACTION = "cluster:admin/xpack/ml/job/close"  # how Elasticsearch names the body parser in its errors
@@ -122,23 +120,11 @@ class CloseView(MlView, AsyncElasticsearchView):
         options = Options(request, fields=CLOSE_FIELDS, parser=CLOSE_ACTION)
         force, allow_no_match = options.flag("force", False), options.flag("allow_no_match", True)
         timeout = options.timeout("30m")
-        task_pks = await sync_to_async(_close)(
+        task_pks = await sync_to_async(close_matching)(
             job_id, force=force, allow_no_match=allow_no_match, actor=self.actor(), headers=self.kept_headers()
         )
-        failures, done = await wait_until(
-            lambda: services.close_outcome(task_pks), lambda outcome: outcome is not None, timeout.seconds
-        )
-        if not done:
-            raise timeout_error(f"Timed out when waiting for persistent tasks after {timeout}")
-        if failures:
-            reasons = "; ".join(f"[{job}]: {reason}" for job, reason in failures)
-            raise Conflict(f"the close of one or more jobs failed, use force close: {reasons}")
+        await wait_for_closes(task_pks, timeout.nanos)
         return deprecation(Response({"closed": True}), options.deprecations)
-
-
-def _close(expression: str, *, force: bool, allow_no_match: bool, actor: str, headers: dict) -> list[int]:
-    jobs = services.resolve_jobs(expression, allow_no_match=allow_no_match)
-    return [task.pk for task in services.close_jobs(jobs, force=force, actor=actor, headers=headers)]
 
 
 OPEN_FIELDS = frozenset({"allow_no_match", "allow_no_jobs", "timeout"})
@@ -163,8 +149,8 @@ class OpenView(MlView, ElasticsearchView):
     def post(self, request, job_id):
         options = Options(request, fields=OPEN_FIELDS, parser=OPEN_ACTION)
         options.timeout("30m")
-        jobs = services.resolve_jobs(job_id, allow_no_match=options.flag("allow_no_match", True))
-        services.open_jobs(jobs, actor=self.actor(), headers=self.kept_headers())
+        allow_no_match = options.flag("allow_no_match", True)
+        open_matching(job_id, allow_no_match=allow_no_match, actor=self.actor(), headers=self.kept_headers())
         # No node is assigned on open: a job's executions are placed when they start.
         return deprecation(Response({"opened": True, "node": ""}), options.deprecations)
 
