@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from jobs import selectors, services
 from jobs.api.closing import close_matching, open_matching, wait_for_closes
+from jobs.api.views import Acting
 from jobsite import actions
 from jobsite.api.elasticsearch import (
     MAX_WAIT_SECONDS,
@@ -26,7 +27,6 @@ from jobsite.api.elasticsearch import (
     illegal_argument,
     parse_time,
 )
-from tasks.registry import headers_to_keep
 
 CLOSE_ACTION = "cluster:admin/xpack/ml/job/close"  # how Elasticsearch names the body parser in its errors
 OPEN_ACTION = "cluster:admin/xpack/ml/job/open"
@@ -75,18 +75,10 @@ class Options:
         return value
 
 
-class MlView:
-    def actor(self):
-        return self.request.user.get_username() or "anonymous"
-
-    def kept_headers(self):
-        return headers_to_keep(self.request.headers)
-
-
 CLOSE_FIELDS = frozenset({"allow_no_match", "allow_no_jobs", "force", "timeout"})
 
 
-class CloseView(MlView, AsyncElasticsearchView):
+class CloseView(Acting, AsyncElasticsearchView):
     action_by_method = {"post": actions.JOBS_CLOSE}
     params = CLOSE_FIELDS
 
@@ -130,7 +122,7 @@ class CloseView(MlView, AsyncElasticsearchView):
 OPEN_FIELDS = frozenset({"allow_no_match", "allow_no_jobs", "timeout"})
 
 
-class OpenView(MlView, ElasticsearchView):
+class OpenView(Acting, ElasticsearchView):
     action_by_method = {"post": actions.JOBS_OPEN}
     params = OPEN_FIELDS
 

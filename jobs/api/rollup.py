@@ -12,6 +12,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from jobs import selectors, services
+from jobs.api.views import Acting
 from jobs.lifecycle import TERMINAL, IndexerState
 from jobs.models import Execution
 from jobsite import actions
@@ -26,7 +27,6 @@ from jobsite.api.elasticsearch import (
 from jobsite.api.query import MAX_RESULT_WINDOW
 from jobsite.errors import NotFound
 from jobsite.waiting import wait_until
-from tasks.registry import headers_to_keep
 
 ALL = ("", "_all", "*")
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Elasticsearch error envelope")
@@ -44,15 +44,7 @@ def the_job(shown_id: str):
     return services.resolve_one_job(shown_id, not_found_message=not_found(shown_id))
 
 
-class RollupView:
-    def actor(self):
-        return self.request.user.get_username() or "anonymous"
-
-    def kept_headers(self):
-        return headers_to_keep(self.request.headers)
-
-
-class RollupStopView(RollupView, AsyncElasticsearchView):
+class RollupStopView(Acting, AsyncElasticsearchView):
     action_by_method = {"post": actions.JOBS_STOP}
     params = frozenset({"wait_for_completion", "timeout"})
 
@@ -88,7 +80,7 @@ class RollupStopView(RollupView, AsyncElasticsearchView):
         return Response({"stopped": True})
 
 
-class RollupStartView(RollupView, ElasticsearchView):
+class RollupStartView(Acting, ElasticsearchView):
     action_by_method = {"post": actions.JOBS_START}
 
     @extend_schema(

@@ -54,12 +54,18 @@ OBJECTS = {200: {"type": "array", "items": {"type": "object"}}}
 ERRORS = {code: OBJECT for code in (400, 404, 409, 410, 422)}
 
 
-class TerasliceView(APIView):
+class Acting:
+    """Who acts (the history and the audit log name them) and the headers the tasks of a request keep."""
+
     def actor(self):
         return self.request.user.get_username() or "anonymous"
 
     def kept_headers(self):
         return headers_to_keep(self.request.headers)
+
+
+class TerasliceView(Acting, APIView):
+    pass
 
 
 def _with_warnings(body: dict, warnings: list) -> dict:
