@@ -46,7 +46,7 @@ def clients(server, django_user_model):
 
 
 def call(client, method, path):
-    params = {"blocking": "false"} if path.endswith("_stop/") else None
+    params = {"blocking": "false"} if path.endswith(("_stop", "_stop/")) else None
     return client.request(method, path, params=params)
 
 
@@ -141,3 +141,23 @@ def test_an_unknown_anonymous_mode_stops_the_start(tmp_path):
 
     assert result.returncode != 0
     assert "JOBSITE_ANONYMOUS must be none, read or manage" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "granted_to"),
+    [
+        ("GET", "/_tasks", {"monitor", "manage_rollup", "manage_ml", "manage"}),
+        ("GET", "/_cat/tasks", {"monitor", "manage_rollup", "manage_ml", "manage"}),
+        ("POST", "/_tasks/_cancel", {"manage"}),
+        ("POST", "/_ml/anomaly_detectors/no-such-id/_close", {"manage_ml", "manage"}),
+        ("POST", "/_ml/anomaly_detectors/no-such-id/_open", {"manage_ml", "manage"}),
+        ("GET", "/_ml/anomaly_detectors/no-such-id/_stats", {"monitor", "manage_rollup", "manage_ml", "manage"}),
+        ("POST", "/_rollup/job/no-such-id/_stop", {"manage_rollup", "manage"}),
+        ("POST", "/_rollup/job/no-such-id/_start", {"manage_rollup", "manage"}),
+        ("POST", "/_xpack/rollup/job/no-such-id/_stop", {"manage_rollup", "manage"}),
+        ("POST", "/v1/jobs/no-such-id/_close", {"manage_ml", "manage"}),
+    ],
+)
+def test_the_walk_covers_the_elasticsearch_routes_with_their_rows_of_the_table(method, path, granted_to):
+    (action,) = [action for route, verb, action in ROUTES if (route, verb) == (path, method)]
+    assert set(privileges_granting(action)) == granted_to
