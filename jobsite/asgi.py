@@ -1,5 +1,6 @@
-"""The ASGI application (uvicorn). Without DATABASE_URL it attaches to the embedded PostgreSQL first; a
-body over JOBSITE_MAX_BODY_BYTES is refused while it arrives."""
+"""The ASGI application (uvicorn). Without DATABASE_URL it attaches to the embedded PostgreSQL first; its
+requests share a pool of database connections (JOBSITE_WEB_POOL_SIZE); a body over JOBSITE_MAX_BODY_BYTES
+is refused while it arrives."""
 
 import os
 
@@ -8,6 +9,7 @@ from django.core.asgi import get_asgi_application
 from jobsite.embedded import attach_unless_configured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
+os.environ["JOBSITE_SERVING_WEB"] = "1"  # this process serves requests: its connections are pooled (settings)
 attach_unless_configured()
 django_application = get_asgi_application()
 

@@ -49,6 +49,9 @@ class JobsiteSettings:
     # Seconds a process keeps its database connection. Unset: web processes open one per request, worker
     # nodes started by `jobsite.run` keep theirs 300 s.
     db_conn_max_age: int | None = None
+    # Database connections each web server process shares among its requests (a pool): however many clients
+    # are connected or waiting, a web process holds at most this many; a request waits for a free one.
+    web_pool_size: int = 20
     # `python -m jobsite.run`: the web server's address and processes, and the superuser it ensures.
     host: str = "0.0.0.0"
     web_workers: int = 2

@@ -95,6 +95,18 @@ if env.str("DATABASE_URL", default=""):
     _database["HOST"] = unquote(str(_database.get("HOST", "")))
 else:
     _database = embedded.connection_settings(DATA_DIR)
+# A web server process (the ASGI application sets JOBSITE_SERVING_WEB) shares a pool of connections among
+# its requests, so a burst of clients (200 waiting on a stop, say) queues for a connection instead of
+# exhausting the server's `max_connections`. Other processes (worker nodes, manage.py) keep plain ones.
+if env.bool("JOBSITE_SERVING_WEB", default=False) and JOBSITE.web_pool_size > 0:
+    _database.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": JOBSITE.web_pool_size,
+        # A request that waited this long for a connection answers 503: during a database outage that is
+        # how soon the API says so (requests hold a connection for milliseconds, so a burst never waits long).
+        "timeout": 2,
+    }
+    _database["CONN_HEALTH_CHECKS"] = True  # a connection the database dropped is replaced before it is used
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,70 @@
+"""A request that waits holds no server thread, and stops waiting when its client goes away (DESIGN.md
+rule 4): a `_tasks` list that waits is itself a task, which ends as soon as its client hangs up."""
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+import httpx
+
+from jobsite import actions
+from jobsite.access.tokens import api_key_value, create_token
+from tasks.models import Task
+from tests.tasks.conftest import ACTION, work
+
+
+def wait_until(condition, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_waiting_list_whose_client_hangs_up_stops_waiting(server, admin, web_node):
+    work()
+    token, key = create_token(user=admin, name="waiter")
+    address = urlsplit(server)
+    request = (
+        f"GET /_tasks?actions={ACTION}&wait_for_completion=true&timeout=60s HTTP/1.1\r\n"
+        f"Host: {address.netloc}\r\nAuthorization: ApiKey {api_key_value(token, key)}\r\n\r\n"
+    )
+    waiting = Task.objects.running().filter(action=actions.TASKS_LIST)
+
+    with socket.create_connection((address.hostname, address.port)) as client:
+        client.sendall(request.encode())
+        assert wait_until(waiting.exists, timeout=10), "the list never started waiting"
+    hung_up = time.monotonic()
+
+    assert wait_until(lambda: not waiting.exists(), timeout=5), "the list still waits for a client that is gone"
+    assert time.monotonic() - hung_up < 5
+
+
+def test_two_hundred_waiters_leave_the_rest_of_the_api_responsive(server, admin, web_node):
+    task = work()
+    token, key = create_token(user=admin, name="waiters")
+    headers = {"Authorization": f"ApiKey {api_key_value(token, key)}"}
+    limits = httpx.Limits(max_connections=250, max_keepalive_connections=0)
+    with httpx.Client(base_url=server, headers=headers, limits=limits, timeout=60) as client:
+        import concurrent.futures
+
+        with concurrent.futures.ThreadPoolExecutor(200) as pool:
+            waits = [
+                pool.submit(
+                    client.get, f"/_tasks/{task.task_id}", params={"wait_for_completion": "true", "timeout": "30s"}
+                )
+                for _ in range(200)
+            ]
+            time.sleep(2)  # all of them connected and waiting
+            began = time.monotonic()
+            responsive = client.get("/v1/jobs")
+            answered_in = time.monotonic() - began
+            from tasks import registry
+
+            registry.finish(task, result={"done": True})
+            answers = [wait.result(timeout=30) for wait in waits]
+
+    assert responsive.status_code == 200 and answered_in < 2, f"GET /v1/jobs took {answered_in:.2f}s"
+    assert [answer.status_code for answer in answers] == [200] * 200
+    assert all(answer.json()["completed"] for answer in answers)
