@@ -97,7 +97,8 @@ else:
     _database = embedded.connection_settings(DATA_DIR)
 # A web server process (the ASGI application sets JOBSITE_SERVING_WEB) shares a pool of connections among
 # its requests, so a burst of clients (200 waiting on a stop, say) queues for a connection instead of
-# exhausting the server's `max_connections`. Other processes (worker nodes, manage.py) keep plain ones.
+# exhausting the server's `max_connections`. Other processes (worker nodes, manage.py) keep plain ones, for
+# JOBSITE_DB_CONN_MAX_AGE seconds (`jobsite.run` gives its worker-node children 300).
 if env.bool("JOBSITE_SERVING_WEB", default=False) and JOBSITE.web_pool_size > 0:
     _database.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
@@ -105,8 +106,14 @@ if env.bool("JOBSITE_SERVING_WEB", default=False) and JOBSITE.web_pool_size > 0:
         # A request that waited this long for a connection answers 503: during a database outage that is
         # how soon the API says so (requests hold a connection for milliseconds, so a burst never waits long).
         "timeout": 2,
+        # Reconnecting backs off exponentially for at most this long, then starts again at the next request:
+        # the pool is back within about a second of the database, however long the outage was.
+        "reconnect_timeout": 2,
     }
-    _database["CONN_HEALTH_CHECKS"] = True  # a connection the database dropped is replaced before it is used
+else:
+    _database["CONN_MAX_AGE"] = JOBSITE.db_conn_max_age or 0
+# A kept or pooled connection the database dropped (a restart) is replaced before it is used.
+_database["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

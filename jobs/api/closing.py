@@ -15,7 +15,7 @@ from jobsite import actions
 from jobsite.api.elasticsearch import format_time
 from jobsite.api.query import integer_option
 from jobsite.errors import Conflict, Timeout
-from jobsite.waiting import wait_until
+from jobsite.waiting import task_key, wait_until
 
 DEFAULT_CLOSE_WAIT_MS = 30 * 60 * 1000
 MAX_CLOSE_WAIT_MS = 60 * 60 * 1000  # the request answers within an hour; the close carries on
@@ -55,7 +55,10 @@ async def wait_for_closes(task_pks: list[int], timeout_nanos: int) -> None:
     """Until every close task has ended, holding no thread. A wait that times out is a Timeout (429, in
     each surface's shape) and the closes go on; a close that failed is a Conflict naming its job."""
     failures, done = await wait_until(
-        lambda: services.close_outcome(task_pks), lambda outcome: outcome is not None, max(timeout_nanos, 0) / 1e9
+        lambda: services.close_outcome(task_pks),
+        lambda outcome: outcome is not None,
+        max(timeout_nanos, 0) / 1e9,
+        wake_on=map(task_key, task_pks),
     )
     if not done:
         raise Timeout(f"Timed out when waiting for persistent tasks after {format_time(timeout_nanos)}")

@@ -26,7 +26,7 @@ from jobsite.api.elasticsearch import (
 )
 from jobsite.api.query import MAX_RESULT_WINDOW
 from jobsite.errors import NotFound
-from jobsite.waiting import wait_until
+from jobsite.waiting import execution_key, wait_until
 
 ALL = ("", "_all", "*")
 ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Elasticsearch error envelope")
@@ -71,6 +71,7 @@ class RollupStopView(Acting, AsyncElasticsearchView):
                 lambda: Execution.objects.values_list("status", flat=True).get(pk=execution.ex_id),
                 lambda status: status in TERMINAL,
                 timeout.seconds,
+                wake_on=[execution_key(execution.ex_id)],
             )
             if not stopped:
                 raise timeout_error(

@@ -30,7 +30,7 @@ from jobsite import actions
 from jobsite.api.query import csv_option, integer_option
 from jobsite.api.txt import table_response
 from jobsite.errors import Invalid
-from jobsite.waiting import wait_until
+from jobsite.waiting import execution_key, wait_until
 from tasks.registry import headers_to_keep
 
 
@@ -314,6 +314,7 @@ class StopView(AsyncAPIView, TerasliceView):
                 lambda: Execution.objects.values_list("status", flat=True).get(pk=execution.ex_id),
                 lambda current: current in TERMINAL,
                 timeout_ms / 1000,
+                wake_on=[execution_key(execution.ex_id)],
             )
         if force:
             return Response({"message": f"Force stop complete for exId {execution.ex_id}", "status": status})

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 
 from jobsite import actions
 from jobsite.api.elasticsearch import ElasticsearchError, TimeValue, cause, timeout_error, validation_failed
-from jobsite.waiting import wait_until
+from jobsite.waiting import task_key, wait_until
 from tasks import registry, selectors
 from tasks.api.info import node_failure, task_info, timed_out
 from tasks.api.params import MAX_WAIT_SECONDS, ListParams
@@ -60,7 +60,10 @@ async def list_tasks(params: ListParams, headers: dict) -> Listing:
         listing = await sync_to_async(_snapshot)(params.selection)
         awaited = [task.pk for task in listing.tasks if task.action != actions.TASKS_LIST]
         still_running, done = await wait_until(
-            lambda: selectors.unfinished(awaited), lambda running: not running, params.timeout.seconds
+            lambda: selectors.unfinished(awaited),
+            lambda running: not running,
+            params.timeout.seconds,
+            wake_on=map(task_key, awaited),
         )
         if not done:
             _drop_timed_out(listing, still_running, params.timeout)
@@ -106,6 +109,7 @@ async def get_task(task_id: TaskId, *, wait: bool, timeout: TimeValue, human: bo
             lambda: selectors.task_by_id(task_id.node, task_id.number),
             lambda current: current is None or current.completed,
             timeout.seconds,
+            wake_on=[task_key(task.pk)],
         )
         if not done:
             raise timeout_error("Timed out waiting for completion of task")
@@ -169,7 +173,10 @@ async def cancel_tasks(task_id: TaskId | None, selection: TaskFilter, *, wait: b
     if wait and listing.tasks:
         roots = [task.pk for task in listing.tasks]
         _, done = await wait_until(
-            lambda: selectors.family_running(roots), lambda running: not running, MAX_WAIT_SECONDS
+            lambda: selectors.family_running(roots),
+            lambda running: not running,
+            MAX_WAIT_SECONDS,
+            wake_on=map(task_key, roots),  # a descendant that ends after its root is found by the poll
         )
         if not done:
             nodes = sorted({task.node_id or "-" for task in listing.tasks})

@@ -27,7 +27,7 @@ from tests.engine.conftest import running_worker_loops
 pytestmark = [pytest.mark.slow]
 
 README = ROOT / "README.md"
-STEPS = ["info", "submit", "status", "workers", "controller", "pause", "stop", "history"]
+STEPS = ["info", "submit", "status", "workers", "controller", "pause", "stop", "history", "tasks", "close"]
 BLOCK = re.compile(r"^<!-- readme-walkthrough: (\S+) -->\n```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 # Long enough for a loaded machine; the README promises "a few seconds".
 SETTLE_SECONDS = 60
@@ -181,6 +181,23 @@ def test_the_readme_walkthrough_runs_as_written(engine, server, tmp_path):
     assert {"running", "paused"} <= set(changes), changes
     assert job_id in jobs_table.body and "generate" in jobs_table.body
     assert re.search(rf"\bstopped\s+{ex_id}\b", executions_table.body), executions_table.body
+
+    started, tasks, cat = run_block(terminal, code["tasks"]).calls
+    assert started.json() == {"started": True}
+    restarted = Execution.objects.filter(job_id=job_id).exclude(pk=ex_id).get()
+    execution_tasks = [
+        task for task in tasks.json()["tasks"].values() if task["action"] == "cluster:admin/jobs/execution"
+    ]
+    assert any(f"execution [{restarted.ex_id}]" in task["description"] for task in execution_tasks), tasks.body
+    assert (
+        cat.body.split()[:9] == "action task_id parent_task_id type start_time timestamp running_time ip node".split()
+    )
+
+    closed, stats, opened = run_block(terminal, code["close"]).calls
+    assert closed.json() == {"closed": True}
+    assert stats.json() == {"jobs": [{"state": "closed"}]}
+    assert opened.json() == {"opened": True, "node": ""}
+    assert Execution.objects.get(pk=restarted.ex_id).status == "stopped"
 
 
 def test_the_readme_shows_the_box_that_make_run_prints():

@@ -1,6 +1,7 @@
 """A request that waits holds no server thread, and stops waiting when its client goes away (DESIGN.md
 rule 4): a `_tasks` list that waits is itself a task, which ends as soon as its client hangs up."""
 
+import concurrent.futures
 import socket
 import time
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ import httpx
 
 from jobsite import actions
 from jobsite.access.tokens import api_key_value, create_token
+from tasks import registry
 from tasks.models import Task
 from tests.tasks.conftest import ACTION, work
 
@@ -47,8 +49,6 @@ def test_two_hundred_waiters_leave_the_rest_of_the_api_responsive(server, admin,
     headers = {"Authorization": f"ApiKey {api_key_value(token, key)}"}
     limits = httpx.Limits(max_connections=250, max_keepalive_connections=0)
     with httpx.Client(base_url=server, headers=headers, limits=limits, timeout=60) as client:
-        import concurrent.futures
-
         with concurrent.futures.ThreadPoolExecutor(200) as pool:
             waits = [
                 pool.submit(
@@ -60,11 +60,28 @@ def test_two_hundred_waiters_leave_the_rest_of_the_api_responsive(server, admin,
             began = time.monotonic()
             responsive = client.get("/v1/jobs")
             answered_in = time.monotonic() - began
-            from tasks import registry
-
             registry.finish(task, result={"done": True})
             answers = [wait.result(timeout=30) for wait in waits]
 
     assert responsive.status_code == 200 and answered_in < 2, f"GET /v1/jobs took {answered_in:.2f}s"
     assert [answer.status_code for answer in answers] == [200] * 200
     assert all(answer.json()["completed"] for answer in answers)
+
+
+def test_a_waiter_is_answered_as_soon_as_its_task_ends_not_at_its_next_poll(server, admin, web_node):
+    task = work()
+    token, key = create_token(user=admin, name="waiter")
+    headers = {"Authorization": f"ApiKey {api_key_value(token, key)}"}
+    with httpx.Client(base_url=server, headers=headers, timeout=60) as client:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(
+                client.get, f"/_tasks/{task.task_id}", params={"wait_for_completion": "true", "timeout": "30s"}
+            )
+            time.sleep(4)  # the waiter's polls are seconds apart by now
+            ended = time.monotonic()
+            registry.finish(task, result={"done": True})
+            response = answer.result(timeout=30)
+            answered_after = time.monotonic() - ended
+
+    assert response.status_code == 200 and response.json()["completed"] is True
+    assert answered_after < 0.5, f"answered {answered_after:.2f}s after the task ended"
