@@ -20,13 +20,14 @@ from tasks.models import Task
 from tasks.nodes import this_node_id
 
 KEPT_HEADERS = ("X-Opaque-Id",)
+MAX_HEADER_LENGTH = 255  # a kept header is cut to this: a client cannot grow the task rows
 
 _cancel_handlers: dict[str, Callable[[Task], None]] = {}
 
 
 def headers_to_keep(request_headers) -> dict:
     """The request headers a task carries (Elasticsearch keeps X-Opaque-Id)."""
-    return {name: request_headers[name] for name in KEPT_HEADERS if request_headers.get(name)}
+    return {name: request_headers[name][:MAX_HEADER_LENGTH] for name in KEPT_HEADERS if request_headers.get(name)}
 
 
 def begin(
