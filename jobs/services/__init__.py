@@ -1,9 +1,11 @@
 """Use cases on jobs, executions and slices: the only code that changes their state (DESIGN.md rule 1).
 
-Split by what each module owns: `jobs` (the stored specs), `executions` (creation and the state
-machine), `closing` (close and open, and the steps of the close housekeeping; `close_tasks` begins a
-close), `leases` (the one controller holding an execution), `placement` (which loops run on which node's slots), `slices` (pending → start → completed |
-error, and their leases), and the `lookups` they share. Callers use the names below as `jobs.services.<name>`.
+Split by what each module owns: `jobs` (the stored specs), `starting` (creating executions: start,
+recover), `executions` (the state machine, stop, pause, resume, `_workers`, what cancelling their tasks
+means), `closing` (close and open, and the steps of the close housekeeping; `close_tasks` begins a
+close), `rollup` (a job as an idempotent indexer), `leases` (the one controller holding an execution),
+`placement` (which loops run on which node's slots), `slices` (pending → start → completed | error, and
+their leases), and the `lookups` they share. Callers use the names below as `jobs.services.<name>`.
 """
 
 from jobs.services.closing import (
@@ -26,12 +28,9 @@ from jobs.services.executions import (
     max_workers,
     pause_execution,
     record_final_results,
-    recover_execution,
-    recover_job,
     remove_cancelled_worker,
     resume_execution,
     set_execution_status,
-    start_job,
     stop_execution,
     take_step,
     terminate_execution,
@@ -53,6 +52,7 @@ from jobs.services.slices import (
     requeue_slices_in_hand,
     slice_counts,
 )
+from jobs.services.starting import recover_execution, recover_job, start_job
 
 __all__ = [
     "MAX_JOBS",

@@ -1,5 +1,5 @@
-"""Executions: created (start, recover), moved through the state machine (the engine's steps and ends,
-stop, pause, resume), resized (`_workers`), and held by one controller at a time (claim, lease, release).
+"""Executions moved through the state machine (the engine's steps and ends, stop, pause, resume) and
+resized (`_workers`); jobs/services/starting.py creates them.
 
 Each function takes the row lock it needs, checks the change against jobs/lifecycle.py, writes, records
 the status change in the execution history and the action as a task. API views, console views, admin
@@ -8,21 +8,18 @@ actions and the engine all call these.
 
 from __future__ import annotations
 
-import copy
-
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from jobs.lifecycle import ENGINE_STEPS, PAUSABLE, TERMINAL, ExecutionStatus, JobState, check_transition
-from jobs.models import Execution, ExecutionTransition, Job, RecoveryType
+from jobs.models import Execution, ExecutionTransition, Job
 from jobs.services.close_tasks import close_completed
-from jobs.services.lookups import controller_alive, describe, get_execution, get_job
+from jobs.services.lookups import controller_alive, describe, get_execution
 from jobs.services.placement import WORKERS_CEILING, cluster_slots, place
 from jobs.services.slices import requeue_slices_in_hand
-from jobs.validation import job_body, validate_job
 from jobsite import actions
 from jobsite.conf import conf
-from jobsite.errors import Conflict, Gone, Invalid, NotFound, Unprocessable
+from jobsite.errors import Conflict, Invalid, NotFound, Unprocessable
 from tasks import registry
 
 S = ExecutionStatus
@@ -32,199 +29,20 @@ WORKER_PARAMETER_MESSAGE = (
 )
 
 
-# --- creating executions ---------------------------------------------------------------------------------
+# --- what a closed job refuses ---------------------------------------------------------------------------
 
 
-def start_job(job_id: str, *, actor: str, headers: dict | None = None):
-    """Create a new execution of the job: one that resumes after the snapshot of the job's last close,
-    else a recovery of the latest one when the job has `autorecover`, else a fresh one.
-
-    At most one execution of a job lives at a time: concurrent starts get exactly one execution and
-    409s. Returns (execution, warnings).
-    """
-    with transaction.atomic():
-        job = get_job(job_id, lock=True)
-        _refuse_second_living(job)
-        if job.deleted:
-            raise Gone(f"Job {job_id} has been deleted and cannot be started.")
-        _refuse_closed(job, "start")
-        validated = validate_job(job_body(job.spec))
-        source = Execution.objects.latest_for(job)
-        if job.snapshot_execution_id:
-            execution = _resume_snapshot(job, validated.config, actor, headers)
-        elif validated.config.get("autorecover") and source is not None:
-            execution = create_execution(
-                job,
-                _merge_config(source.config, validated.config),
-                action=actions.JOBS_START,
-                actor=actor,
-                headers=headers,
-                recovered_from=source,
-                recovered_slice_type=RecoveryType.PENDING,
-            )
-        else:
-            execution = create_execution(job, validated.config, action=actions.JOBS_START, actor=actor, headers=headers)
-    return execution, validated.warnings
-
-
-def _resume_snapshot(job: Job, config: dict, actor: str, headers) -> Execution:
-    """The execution that carries on after the snapshot a close took: the closed execution's pending
-    slices run again and slicing continues after its newest slice."""
-    snapshot = job.snapshot_execution
-    return create_execution(
-        job,
-        _merge_config(snapshot.config, config),
-        action=actions.JOBS_START,
-        actor=actor,
-        headers=headers,
-        recovered_from=snapshot,
-        recovered_slice_type=RecoveryType.PENDING,
-        checkpoint={"resumes_snapshot": snapshot.ex_id},
-    )
-
-
-def recover_job(job_id: str, *, cleanup: str = "", actor: str, headers: dict | None = None):
-    """A new execution that first re-runs the unfinished slices of the job's latest execution.
-
-    The job's current config wins over the old execution's (missing keys are kept from it).
-    Returns (execution, warnings).
-    """
-    cleanup = _cleanup_type(cleanup)
-    with transaction.atomic():
-        job = get_job(job_id, lock=True)
-        if job.deleted:
-            raise Gone(f"Job {job_id} has been deleted and cannot be recovered.")
-        _refuse_closed(job, "recover")
-        source = Execution.objects.latest_for(job)
-        if source is None:
-            raise NotFound(f"Job {job_id} is missing an execution to recover from")
-        _refuse_second_living(job)
-        validated = validate_job(job_body(job.spec))
-        execution = _recovery(job, source, _merge_config(source.config, validated.config), cleanup, actor, headers)
-    return execution, validated.warnings
-
-
-def recover_execution(ex_id: str, *, cleanup: str = "", actor: str, headers: dict | None = None) -> Execution:
-    """Recover a given execution with its own stored config (later job changes are not applied)."""
-    cleanup = _cleanup_type(cleanup)
-    with transaction.atomic():
-        source = get_execution(ex_id)
-        job = get_job(source.job_id, lock=True)
-        if job.deleted:
-            raise Gone(f"Job {job.job_id} has been deleted and cannot be recovered.")
-        _refuse_closed(job, "recover")
-        _refuse_second_living(job)
-        return _recovery(job, source, copy.deepcopy(source.config), cleanup, actor, headers)
-
-
-def _recovery(job: Job, source: Execution, config: dict, cleanup: str, actor: str, headers) -> Execution:
-    """The new execution that recovers `source` with `config`."""
-    return create_execution(
-        job,
-        config,
-        action=actions.JOBS_RECOVER,
-        actor=actor,
-        headers=headers,
-        recovered_from=source,
-        recovered_slice_type=_recovery_type(cleanup, config, source),
-    )
-
-
-def _cleanup_type(cleanup: str) -> str:
-    if cleanup and cleanup not in RecoveryType.values:
-        raise Invalid("cleanup_type must be empty or set to all, errors, pending")
-    return cleanup
-
-
-def _recovery_type(cleanup: str, config: dict, source: Execution) -> str:
-    if cleanup:
-        return cleanup
-    if config.get("autorecover"):
-        return RecoveryType.PENDING
-    return source.recovered_slice_type
-
-
-def _merge_config(old: dict, new: dict) -> dict:
-    """Deep merge: values of `new` win, keys only `old` has are kept."""
-    merged = copy.deepcopy(old)
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge_config(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-CONCURRENT_MESSAGE = "Job {} is currently running, cannot have the same job concurrently running"
-
-
-def _refuse_second_living(job: Job) -> None:
-    if job.executions.living().exists():
-        raise Conflict(CONCURRENT_MESSAGE.format(job.job_id))
-
-
-def _refuse_closed(job: Job, action: str) -> None:
+def refuse_closed(job: Job, action: str) -> None:
     if job.state != JobState.OPENED:
         raise Conflict(f"Job {job.job_id} is {job.state}, open it before {action}")
 
 
-def _refuse_closed_job_of(ex_id: str, action: str) -> None:
+def refuse_closed_job_of(ex_id: str, action: str) -> None:
     """The job of the execution must be open (asked first: a closed job's execution has ended, and the
     answer should say the job is closed, not that nothing runs)."""
     found = Execution.objects.filter(pk=ex_id).values_list("job_id", "job__state").first()
     if found is not None and found[1] != JobState.OPENED:
         raise Conflict(f"Job {found[0]} is {found[1]}, open it before {action}")
-
-
-def create_execution(
-    job: Job,
-    config: dict,
-    *,
-    action: str,
-    actor: str,
-    headers: dict | None,
-    recovered_from: Execution | None = None,
-    recovered_slice_type: str = "",
-    checkpoint: dict | None = None,
-) -> Execution:
-    """Create a pending execution of a locked job, with its history row and its tasks, and have it placed
-    once the transaction commits."""
-    check_worker_count(config["workers"])
-    try:
-        with transaction.atomic():
-            execution = Execution.objects.create(
-                job=job,
-                name=config["name"],
-                config={key: value for key, value in config.items() if key != "job_id"},
-                workers=config["workers"],
-                recovered_execution=recovered_from,
-                recovered_slice_type=recovered_slice_type,
-                checkpoint=checkpoint or {},
-            )
-    except IntegrityError:  # the database's one-living-execution guarantee caught a race
-        raise Conflict(CONCURRENT_MESSAGE.format(job.job_id)) from None
-    ExecutionTransition.objects.create(execution=execution, to_status=S.PENDING, actor=actor, reason=action)
-    if job.snapshot_execution_id:  # any new execution uses up a close's snapshot, or supersedes it
-        job.snapshot_execution = None
-        job.save(update_fields=["snapshot_execution"])
-    description = describe(job.job_id, execution.name, execution.ex_id)
-    request_task = registry.record(
-        action=action,
-        description=description,
-        target=job.job_id,
-        headers=headers,
-        result={"job_id": job.job_id, "ex_id": execution.ex_id},
-    )
-    registry.begin(
-        action=actions.JOBS_EXECUTION,
-        description=description,
-        target=execution.ex_id,
-        cancellable=True,
-        parent=request_task,
-        status={"phase": S.PENDING},
-    )
-    transaction.on_commit(place)  # its controller and workers, as slots allow
-    return execution
 
 
 # --- status changes --------------------------------------------------------------------------------------
@@ -356,7 +174,7 @@ def resume_execution(ex_id: str, *, actor: str, headers: dict | None = None) -> 
 
 def _set_paused(ex_id: str, paused: bool, *, actor: str, headers: dict | None) -> Execution:
     verb = "pause" if paused else "resume"
-    _refuse_closed_job_of(ex_id, verb)
+    refuse_closed_job_of(ex_id, verb)
     with transaction.atomic():
         execution = _living_execution(ex_id)
         if execution.status not in PAUSABLE:  # still starting up, or stopping
@@ -371,7 +189,7 @@ def change_workers(ex_id: str, *, action: str, number: int, actor: str, headers:
     """Change the number of worker loops of a living execution; returns Teraslice's message."""
     if action not in ("add", "remove", "total") or number < 1:
         raise Invalid(WORKER_PARAMETER_MESSAGE)
-    _refuse_closed_job_of(ex_id, "workers")
+    refuse_closed_job_of(ex_id, "workers")
     with transaction.atomic():
         execution = _living_execution(ex_id)
         current = execution.workers

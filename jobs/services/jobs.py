@@ -6,8 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.services.executions import create_execution
 from jobs.services.lookups import describe, get_job
+from jobs.services.starting import create_execution
 from jobs.validation import job_body, validate_job, without_meta
 from jobsite import actions
 from jobsite.errors import Conflict, Gone, Invalid, Unprocessable

@@ -8,8 +8,9 @@ from django.db import transaction
 
 from jobs.lifecycle import ExecutionStatus
 from jobs.models import Execution
-from jobs.services.executions import start_job, stop_execution
+from jobs.services.executions import stop_execution
 from jobs.services.lookups import get_job
+from jobs.services.starting import start_job
 from jobsite.errors import Conflict
 
 
