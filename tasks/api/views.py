@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from jobsite import actions
-from jobsite.api.elasticsearch import VERSION, AsyncElasticsearchView, boolean_param, validation_failed
+from jobsite.api.elasticsearch import AsyncElasticsearchView, boolean_param, validation_failed, warning_header
 from tasks.api import answers
 from tasks.api.cat import CAT_PARAMS, cat_answer, help_text, text_response
 from tasks.api.info import group_by_param, list_response
@@ -40,9 +40,7 @@ WAIT = query("wait_for_completion", "`true`: answer once the tasks finished.", b
 TIMEOUT = query("timeout", f"How long to wait (default `30s`, at most {MAX_WAIT_SECONDS // 3600}h).")
 DETAILED = query("detailed", "`true`: add `description` and `status`.", bool)
 OBJECT = OpenApiTypes.OBJECT
-TRUNCATED_WARNING = (
-    f'299 Elasticsearch-{VERSION} "the task list holds only the {MAX_LISTED_TASKS} oldest matching tasks"'
-)
+TRUNCATED_WARNING = warning_header(f"the task list holds only the {MAX_LISTED_TASKS} oldest matching tasks")
 
 
 def render(view, listing, group_by: str, *, detailed: bool = False) -> Response:
