@@ -7,6 +7,7 @@ Only jobs/services/ writes status fields.
 
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -73,6 +74,9 @@ class ExecutionQuerySet(models.QuerySet):
     def latest_for(self, job):
         return self.filter(job=job).order_by("-created").first()
 
+    def using_asset(self, asset_id: str):
+        return self.filter(asset_ids__contains=[asset_id])
+
 
 class RecoveryType(models.TextChoices):
     ALL = "all"
@@ -115,6 +119,10 @@ class Execution(models.Model):
     controller_heartbeat = models.DateTimeField(null=True, blank=True)
     controller_token = models.CharField(
         max_length=32, blank=True, help_text="Names the one controller holding the lease; a stale one sees it changed."
+    )
+    # The config's resolved `assets`, as a column so that deleting an asset can find who uses it.
+    asset_ids = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, help_text="Ids of the assets its operations use."
     )
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(default=timezone.now)

@@ -26,6 +26,11 @@ def list_jobs(options: Paging, *, active: bool | None = None) -> list[Job]:
     return list(options.page(jobs))
 
 
+def living_executions_using(asset_id: str) -> list[str]:
+    """The ex_ids of the living executions whose operations come from the asset (which may not be deleted)."""
+    return list(Execution.objects.living().using_asset(asset_id).order_by("created").values_list("ex_id", flat=True))
+
+
 def latest_executions(job_ids) -> dict[str, Execution]:
     """The newest execution of each job, in one query."""
     newest = Execution.objects.filter(job_id__in=list(job_ids)).order_by("job_id", "-created").distinct("job_id")

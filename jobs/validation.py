@@ -12,17 +12,21 @@ from dataclasses import dataclass, field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from assets.models import Asset
+from assets.resolution import matches, resolve
+from assets.schema import options_serializer, schema_problems
 from jobs.ops.options import (
     NAME_LENGTH,
     ApiOptions,
     DurationField,
+    OperationOptions,
     StringField,
     boolean,
     choice,
     natural_int,
     positive_int,
 )
-from jobs.ops.registry import Kind, get_operation
+from jobs.ops.registry import Kind, Operation, get_operation, is_registered
 from jobsite.errors import Invalid
 
 # Keys the server owns on a job record; a submitted or updated body never sets them.
@@ -62,8 +66,9 @@ def job_body(spec) -> dict:
 def validate_job(spec: dict) -> ValidatedJob:
     """Check `spec` (a job object with `operations`) and return its config with every default filled in.
 
-    Raises `Invalid` on the first part that fails: the job's own fields, then each api, then each operation.
-    `spec` itself is never modified.
+    Raises `Invalid` on the first part that fails: the job's own fields, its assets, then each api, then each
+    operation. `spec` itself is never modified. As in Teraslice, the config's `assets` are the resolved asset
+    ids (the job keeps the references as written) and an `op@asset` operation is named `op@<asset id>`.
     """
     spec = copy.deepcopy(spec)
     job = JobSerializer(data=spec)
@@ -72,9 +77,14 @@ def validate_job(spec: dict) -> ValidatedJob:
             f"Validation failed for job config: {shown(spec.get('name', 'Custom Job'))} - {describe(job.errors)}"
         )
     config = {**spec, **job.validated_data}
+    assets = resolve(config["assets"]) if config["assets"] else []
     config["apis"] = [validate_api(api) for api in config["apis"]]
     api_names = {api["_name"] for api in config["apis"]}
-    config["operations"] = [validate_operation(op, index, api_names) for index, op in enumerate(config["operations"])]
+    config["operations"] = [
+        validate_operation(op, index, api_names, assets) for index, op in enumerate(config["operations"])
+    ]
+    if config["assets"] is not None:
+        config["assets"] = [asset.id for asset in assets]
     return ValidatedJob(config)
 
 
@@ -85,14 +95,15 @@ def validate_api(api: dict) -> dict:
     return {**api, **options.validated_data}
 
 
-def validate_operation(op: dict, index: int, api_names: set[str]) -> dict:
-    """Validate the operation at `index` of a job whose apis are called `api_names`."""
+def validate_operation(op: dict, index: int, api_names: set[str], assets: list[Asset] = ()) -> dict:
+    """Validate the operation at `index` of a job whose apis are called `api_names` and whose `assets` are
+    the resolved ones."""
     name = op.get("_op")
     if not isinstance(name, str) or not name:
         raise invalid_operation(f"operations[{index}]", "_op: is required and must be a string")
     if len(name) > NAME_LENGTH:
         raise invalid_operation(f"operations[{index}]", f"_op: must be at most {NAME_LENGTH} characters")
-    operation = get_operation(name)
+    operation, name = find_operation(name, assets)
     if index == 0 and operation.kind != Kind.READER:
         raise invalid_operation(name, f"the first operation must be a reader, {name} is a processor")
     if index > 0 and operation.kind == Kind.READER:
@@ -105,7 +116,60 @@ def validate_operation(op: dict, index: int, api_names: set[str]) -> dict:
     api_name = options.validated_data.get("_api_name")
     if api_name is not None and api_name not in api_names:
         raise invalid_operation(name, f"Could not find the associated api for {api_name}")
-    return {**op, **options.validated_data}
+    return {**op, **options.validated_data, "_op": name}
+
+
+def find_operation(name: str, assets: list[Asset]) -> tuple[Operation, str]:
+    """The operation `name` means, and its name in the execution's config.
+
+    `op@ref` is the operation of the one listed asset that `ref` (a name, `name:range` or id) names,
+    renamed `op@<asset id>`; a plain name is a built-in, else the operation of the one listed asset that
+    has it (spec §2.2).
+    """
+    base, at, reference = name.partition("@")
+    if at:
+        picked = [asset for asset in assets if matches(asset, reference)]
+        if len(picked) != 1:
+            which = "none" if not picked else f"more than one ({labels(picked)})"
+            raise invalid_operation(
+                name, f'"{reference}" must name one of the job\'s assets ({labels(assets) or "none"}), it names {which}'
+            )
+        if base not in picked[0].operations:
+            raise Invalid(f"Unable to find module for operation: {base} (searched asset {label(picked[0])})")
+        return asset_operation(picked[0], base), f"{base}@{picked[0].id}"
+    if is_registered(name):
+        return get_operation(name), name
+    holders = [asset for asset in assets if name in asset.operations]
+    if len(holders) > 1:
+        raise Invalid(
+            f'Multiple assets containing the same processor name _op: "{name}", please specify which specific '
+            f"asset to use on its name (found in {labels(holders)}; write {name}@<asset name, name:version or id>)"
+        )
+    if not holders:
+        searched = f" (searched the job's assets: {labels(assets)})" if assets else ""
+        raise Invalid(f"Unable to find module for operation: {name}{searched}")
+    return asset_operation(holders[0], name), name
+
+
+def asset_operation(asset: Asset, name: str) -> Operation:
+    """The operation `name` of `asset`, from its operation.json as stored at upload (never its code)."""
+    declared = asset.operations[name]
+    kind = declared.get("kind") if isinstance(declared, dict) else None
+    options = declared.get("options", {}) if isinstance(declared, dict) else None
+    problems = schema_problems(options)
+    if kind not in tuple(Kind):
+        problems.insert(0, f'kind must be "reader" or "processor", got {shown(kind)}')
+    if problems:
+        raise invalid_operation(name, f"the operation.json of asset {label(asset)} is unusable: {'; '.join(problems)}")
+    return Operation(name, Kind(kind), options_serializer(options, base=OperationOptions))
+
+
+def label(asset: Asset) -> str:
+    return f"{asset.name}:{asset.version} ({asset.id})"
+
+
+def labels(assets: list[Asset]) -> str:
+    return ", ".join(label(asset) for asset in assets)
 
 
 def invalid_operation(name: str, details: str) -> Invalid:

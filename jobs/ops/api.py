@@ -4,6 +4,9 @@ A job is a reader followed by processors. A reader is a pair of classes register
 `Slicer`, run by the execution controller, that cuts the work into requests (one request = one slice), and
 a `Fetcher`, run by workers, that turns a request into records. Processors transform a slice's records.
 
+Operations from asset bundles are not in the registry: the engine loads them on worker nodes and passes
+their runtimes (`runtimes`, by the `_op` of the execution's config) to `build_slicers` and `Pipeline.build`.
+
 The engine uses three entry points:
 
 - `build_slicers(job_config, context, start_points)` once per execution, then `slicer.slice()` until it
@@ -22,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from jobs.ops.registry import Kind, get_operation
@@ -185,14 +189,19 @@ class Reader:
     fetcher: type[Fetcher]
 
 
-def runtime_of(name: str, kind: Kind):
-    """What runs the operation `name`: a `Reader` for a reader, a `Processor` subclass for a processor."""
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
-    operation = get_operation(name)
-    if operation.kind != kind:
-        raise Invalid(f"operation {name} is a {operation.kind}, not a {kind}")
-    runtime = operation.runtime
+def runtime_of(name: str, kind: Kind, runtimes: Mapping[str, object] = MappingProxyType({})):
+    """What runs the operation `name` (from `runtimes`, else the built-ins): a `Reader` for a reader, a
+    `Processor` subclass for a processor."""
+    if name in runtimes:
+        runtime = runtimes[name]
+        actual = Kind.READER if isinstance(runtime, Reader) else Kind.PROCESSOR
+    else:
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
+        operation = get_operation(name)
+        runtime, actual = operation.runtime, operation.kind
+    if actual != kind:
+        raise Invalid(f"operation {name} is a {actual}, not a {kind}")
     if kind == Kind.READER:
         implemented = isinstance(runtime, Reader)
     else:
@@ -203,7 +212,10 @@ def runtime_of(name: str, kind: Kind):
 
 
 def build_slicers(
-    job_config: dict, context: OperationContext, start_points: Mapping[int, Any] | None = None
+    job_config: dict,
+    context: OperationContext,
+    start_points: Mapping[int, Any] | None = None,
+    runtimes: Mapping[str, object] = MappingProxyType({}),
 ) -> list[Slicer]:
     """The slicers of an execution, ids 0..n-1: `slicers` of them for a parallel slicer, else one.
 
@@ -212,7 +224,7 @@ def build_slicers(
     raises `Invalid("Slicer is not recoverable")`.
     """
     op_config = job_config["operations"][0]
-    reader = runtime_of(op_config["_op"], Kind.READER)
+    reader = runtime_of(op_config["_op"], Kind.READER, runtimes)
     total = job_config.get("slicers", 1) if reader.slicer.parallel else 1
     context = replace(context, job_config=job_config)
     slicers = []
@@ -256,13 +268,15 @@ class Pipeline:
         self.operations: list[OperationCore] = [fetcher, *processors]
 
     @classmethod
-    def build(cls, job_config: dict, context: OperationContext) -> "Pipeline":
+    def build(
+        cls, job_config: dict, context: OperationContext, runtimes: Mapping[str, object] = MappingProxyType({})
+    ) -> "Pipeline":
         """Instantiate the job's operations: index 0 is the reader (its fetcher), the rest processors."""
         context = replace(context, job_config=job_config)
         reader_config, *processor_configs = job_config["operations"]
-        fetcher = runtime_of(reader_config["_op"], Kind.READER).fetcher(context.for_operation(reader_config))
+        fetcher = runtime_of(reader_config["_op"], Kind.READER, runtimes).fetcher(context.for_operation(reader_config))
         processors = [
-            runtime_of(op_config["_op"], Kind.PROCESSOR)(context.for_operation(op_config))
+            runtime_of(op_config["_op"], Kind.PROCESSOR, runtimes)(context.for_operation(op_config))
             for op_config in processor_configs
         ]
         return cls(fetcher, processors)

@@ -58,6 +58,11 @@ def implement(name: str, runtime: object) -> Operation:
     return _operations[name]
 
 
+def is_registered(name: str) -> bool:
+    """Whether `name` is a built-in operation (asset operations are never registered here)."""
+    return name in _operations
+
+
 def get_operation(name: str) -> Operation:
     """The registered operation called `name`; `Invalid` when there is none."""
     try:

@@ -172,6 +172,7 @@ def create_execution(
                 name=config["name"],
                 config={key: value for key, value in config.items() if key != "job_id"},
                 workers=config["workers"],
+                asset_ids=config.get("assets") or [],
                 recovered_execution=recovered_from,
                 recovered_slice_type=recovered_slice_type,
                 checkpoint=checkpoint or {},
