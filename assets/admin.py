@@ -1,7 +1,7 @@
 """Admin for asset bundles.
 
 Every field comes from the bundle and the id is its hash, so nothing is edited by hand: a bundle is
-replaced by uploading a new one. The zip itself is never loaded here.
+replaced by uploading a new one. The zip itself lives in AssetChunk rows, which no page here loads.
 """
 
 from django.contrib import admin
@@ -13,8 +13,8 @@ from jobsite.admin import ViewOnly, json_display
 
 @admin.register(Asset)
 class AssetAdmin(ViewOnly, admin.ModelAdmin):
-    list_display = ["name", "version", "id", "size_display", "node_version", "platform", "arch", "created"]
-    list_filter = ["name", "node_version"]
+    list_display = ["name", "version", "id", "size_display", "python_version", "platform", "arch", "created"]
+    list_filter = ["name", "python_version"]
     search_fields = ["name", "id__startswith", "version__exact"]
     date_hierarchy = "created"
     ordering = ["-created"]
@@ -24,18 +24,16 @@ class AssetAdmin(ViewOnly, admin.ModelAdmin):
         "version",
         "description",
         "size_display",
-        "node_version",
+        "python_version",
         "platform",
         "arch",
         "created",
         "metadata_json",
+        "operations_json",
     ]
 
     metadata_json = json_display("metadata")
-
-    def get_queryset(self, request):
-        # A zip can be megabytes: no list or page here needs it.
-        return super().get_queryset(request).without_blob()
+    operations_json = json_display("operations")
 
     @admin.display(description="size", ordering="size")
     def size_display(self, obj):

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from assets.models import Asset
+from assets.models import Asset, AssetChunk
 from jobs.lifecycle import LIVING, TERMINAL, ExecutionStatus
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobsite.conf import conf
@@ -26,7 +26,7 @@ def make_execution(job, **fields):
 
 
 def make_asset(**fields):
-    values = {"id": "a" * 40, "name": "ex1", "version": "0.0.1", "blob": b"PK\x03\x04"} | fields
+    values = {"id": "a" * 40, "name": "ex1", "version": "0.0.1"} | fields
     return Asset.objects.create(**values)
 
 
@@ -125,11 +125,19 @@ def test_asset_id_must_be_a_sha1_hex():
     assert violates(lambda: make_asset(id="not-a-sha1"))
 
 
-def test_asset_lists_do_not_load_the_zip():
-    make_asset()
+def test_asset_chunks_go_with_their_asset():
+    asset = make_asset()
+    AssetChunk.objects.create(asset=asset, number=0, data=b"PK\x03\x04")
 
-    asset = Asset.objects.without_blob().get()
-    assert "blob" in asset.get_deferred_fields()
+    asset.delete()
+
+    assert not AssetChunk.objects.exists()
+
+
+def test_asset_chunk_numbers_are_unique_per_asset():
+    asset = make_asset()
+    AssetChunk.objects.create(asset=asset, number=0, data=b"a")
+    assert violates(lambda: AssetChunk.objects.create(asset=asset, number=0, data=b"b"))
 
 
 def test_task_id_is_node_and_number():
