@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path
 
 from assets.models import CHUNK_SIZE, Asset, AssetChunk
-from tests.engine.conftest import start_job, wait_for_status
 from tests.conftest import ROOT
+from tests.engine.conftest import start_job, wait_for_status
 
 EXAMPLE = ROOT / "examples" / "assets"
 
