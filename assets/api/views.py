@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from assets import selectors, services
+from assets.api.parsers import UnreadBody
 from assets.models import Asset
 from jobsite import actions
 from jobsite.api.query import search_options
@@ -87,6 +88,7 @@ def _id_reply(asset_id: str) -> dict:
 
 class AssetsView(APIView):
     action_by_method = {"post": actions.ASSETS_UPLOAD}
+    parser_classes = [UnreadBody]
 
     @extend_schema(summary="List assets (newest first)", parameters=PAGING, responses=RECORDS)
     def get(self, request):
