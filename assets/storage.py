@@ -1,8 +1,12 @@
-"""Reading a stored zip back, one chunk row at a time."""
+"""A bundle's bytes in PostgreSQL (AssetChunk rows, so every node can fetch them) and its place on a node."""
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
 
-from assets.models import AssetChunk
+from django.conf import settings
+
+from assets.models import CHUNK_SIZE, AssetChunk
 
 
 def chunks(asset_id: str) -> Iterator[bytes]:
@@ -18,3 +22,19 @@ def chunks(asset_id: str) -> Iterator[bytes]:
             return
         yield bytes(data)
         number += 1
+
+
+def write_chunks(asset_id: str, file: BinaryIO) -> int:
+    """Store the zip in `file` as CHUNK_SIZE rows of `asset_id`, one row in memory at a time; the number of
+    rows. The caller holds the transaction, so a failure part way leaves no rows."""
+    file.seek(0)
+    number = 0
+    while data := file.read(CHUNK_SIZE):
+        AssetChunk.objects.create(asset_id=asset_id, number=number, data=data)
+        number += 1
+    return number
+
+
+def cache_dir(asset_id: str) -> Path:
+    """Where this node keeps the bundle unpacked: `<JOBSITE_DATA_DIR>/assets/<id>/`."""
+    return Path(settings.DATA_DIR) / "assets" / asset_id

@@ -23,6 +23,10 @@ JOBS_EXECUTION = "cluster:admin/jobs/execution"
 JOBS_EXECUTION_CONTROLLER = "cluster:admin/jobs/execution/controller"
 JOBS_EXECUTION_WORKER = "cluster:admin/jobs/execution/worker[w]"
 
+# Asset bundles: an upload is a task (the bundle is checked, then stored in chunks).
+ASSETS_UPLOAD = "cluster:admin/assets/upload"
+ASSETS_DELETE = "cluster:admin/assets/delete"
+
 TASKS_CANCEL = "cluster:admin/tasks/cancel"
 # A `_tasks` request that waits (`wait_for_completion`) is itself a task.
 TASKS_LIST = "cluster:monitor/tasks/lists"

@@ -71,6 +71,13 @@ class JobsiteSettings:
     max_body_bytes: int = 4 * 1024 * 1024
     # A JSON body whose arrays and objects nest deeper than this is refused (400).
     max_json_depth: int = 64
+    # Asset bundles (zips): the upload body is refused (413) past this many bytes, while it arrives.
+    asset_max_bytes: int = 100 * 1024 * 1024
+    # Zip-bomb limits: entries in a bundle, bytes once unpacked, and how much larger than the zip its
+    # contents may be (total, and per entry over 1 MiB: small text files compress well and are harmless).
+    asset_max_entries: int = 10_000
+    asset_max_unpacked_bytes: int = 1024 * 1024 * 1024
+    asset_max_compression_ratio: float = 100.0
     # Folders file operations may read and write, absolute paths separated by : or , (empty: <data dir>/files).
     file_roots: str = ""
 

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from assets.api import urls as asset_routes
 from jobs import urls as jobs_console
 from jobs.api import es_urls as job_es_routes
 from jobs.api.urls import txt_urlpatterns
@@ -19,6 +20,7 @@ from tasks.api import urls as task_routes
 teraslice_routes = [
     re_path(r"^$", InfoView.as_view(), name="info"),
     *job_routes,
+    *asset_routes.urlpatterns,
 ]
 
 console_routes = [
@@ -39,6 +41,6 @@ urlpatterns = [
     re_path_any_case(r"^v1$", InfoView.as_view(), name="info-v1"),
     re_path_any_case(r"^v1/", include((teraslice_routes, "teraslice"), namespace="v1")),
     path("", include((teraslice_routes, "teraslice"), namespace="root")),
-    path("", include((txt_urlpatterns, "txt"), namespace="txt")),
+    path("", include((txt_urlpatterns + asset_routes.txt_urlpatterns, "txt"), namespace="txt")),
     re_path(r"^.*$", CatchAllView.as_view(), name="catch-all"),
 ]

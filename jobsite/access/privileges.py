@@ -31,6 +31,8 @@ ACTION_PRIVILEGES = {
     actions.JOBS_DELETE: (MANAGE,),
     actions.JOBS_RECOVER: (MANAGE,),
     actions.JOBS_WORKERS: (MANAGE,),
+    actions.ASSETS_UPLOAD: (MANAGE,),
+    actions.ASSETS_DELETE: (MANAGE,),
     actions.TASKS_CANCEL: (MANAGE,),
     actions.TASKS_LIST: READERS,
     # Anyone holding a privilege may keep API tokens for themselves; admins manage everybody's.

@@ -89,8 +89,8 @@ class NoHandler(exceptions.APIException):
     status_code = 400
 
 
-def too_large_message(limit: int) -> str:
-    return f"the request body is larger than {limit} bytes (JOBSITE_MAX_BODY_BYTES)"
+def too_large_message(limit: int, setting: str = "JOBSITE_MAX_BODY_BYTES") -> str:
+    return f"the request body is larger than {limit} bytes ({setting})"
 
 
 # --- an unreachable database -------------------------------------------------------------------------

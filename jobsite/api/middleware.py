@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import sys
 
 from django.core.signals import got_request_exception
@@ -23,6 +24,16 @@ from jobsite.api.errors import (
 from jobsite.conf import conf
 
 MAX_OPAQUE_ID_LENGTH = 255  # what the audit log keeps; a longer one is not echoed either
+# The asset upload route takes zips (JOBSITE_ASSET_MAX_BYTES, 100 MB by default); every other body is JSON
+# and has JOBSITE_MAX_BODY_BYTES. The view reads its body in blocks, so the larger limit costs no memory.
+_ASSET_UPLOAD = re.compile(r"^/(v1/)?assets/?$", re.IGNORECASE)
+
+
+def body_limit(method: str, path: str) -> tuple[int, str]:
+    """The most bytes a request's body may have, and the setting that says so."""
+    if method.upper() == "POST" and _ASSET_UPLOAD.match(path):
+        return conf.asset_max_bytes, "JOBSITE_ASSET_MAX_BYTES"
+    return conf.max_body_bytes, "JOBSITE_MAX_BODY_BYTES"
 
 
 def _remember_exception(sender, request=None, **kwargs):
@@ -99,9 +110,9 @@ class ApiGuardMiddleware:
             return plain_error_response(
                 request.path, 400, "illegal_argument_exception", "the request contains a NUL byte"
             )
-        limit = conf.max_body_bytes
+        limit, setting = body_limit(request.method, request.path)
         if is_api_path(request.path) and _content_length(request) > limit:
-            return plain_error_response(request.path, 413, RequestTooLarge.es_type, too_large_message(limit))
+            return plain_error_response(request.path, 413, RequestTooLarge.es_type, too_large_message(limit, setting))
         return None
 
     def process_exception(self, request, exception):
@@ -137,7 +148,7 @@ class ApiGuardMiddleware:
 
 class LimitBodySize:
     """ASGI wrapper of the application (`LimitBodySize(get_asgi_application())`): refuses a body over
-    `JOBSITE_MAX_BODY_BYTES` while it arrives. Django's ASGI handler reads a whole body into a temporary file
+    `JOBSITE_MAX_BODY_BYTES` (`JOBSITE_ASSET_MAX_BYTES` for an asset upload, see `body_limit`) while it arrives. Django's ASGI handler reads a whole body into a temporary file
     before any middleware runs, so the guard's check comes after the body was received; this one answers
     413 as soon as the declared length, or the bytes received so far, pass the limit."""
 
@@ -147,9 +158,9 @@ class LimitBodySize:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = conf.max_body_bytes
+        limit, setting = body_limit(scope.get("method", ""), scope.get("path", ""))
         if _declared_length(scope) > limit:
-            return await _refuse(scope, send, limit)
+            return await _refuse(scope, send, limit, setting)
         received = 0
         refused = False
 
@@ -165,7 +176,7 @@ class LimitBodySize:
 
         await self.app(scope, limited_receive, send)
         if refused:
-            await _refuse(scope, send, limit)
+            await _refuse(scope, send, limit, setting)
 
 
 def _declared_length(scope) -> int:
@@ -178,9 +189,10 @@ def _declared_length(scope) -> int:
     return 0
 
 
-async def _refuse(scope, send, limit: int):
+async def _refuse(scope, send, limit: int, setting: str):
     path = scope.get("path", "")
-    body = json.dumps(error_body(path, 413, RequestTooLarge.es_type, too_large_message(limit)), indent=4).encode()
+    message = too_large_message(limit, setting)
+    body = json.dumps(error_body(path, 413, RequestTooLarge.es_type, message), indent=4).encode()
     headers = [(b"content-type", b"application/json; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": [*headers, (b"connection", b"close")]})
     await send({"type": "http.response.body", "body": body})
