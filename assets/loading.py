@@ -28,8 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from django.conf import settings
-
 from assets import storage
 
 OPERATION_FILE = "operation.json"
@@ -51,17 +49,13 @@ _loaded: dict[str, dict[str, BundleOperation]] = {}
 _lock = threading.Lock()
 
 
-def assets_dir() -> Path:
-    return Path(settings.DATA_DIR) / "assets"
-
-
 def operations_of(asset_id: str) -> dict[str, BundleOperation]:
     """The operations of the stored asset `asset_id`, by name, unpacked and imported on first use."""
     with _lock:
         if asset_id not in _loaded:
-            folder = assets_dir() / asset_id
+            folder = storage.cache_dir(asset_id)
             if not folder.is_dir():
-                unpack(asset_id, storage.chunks(asset_id), assets_dir())
+                unpack(asset_id, storage.chunks(asset_id), folder.parent)
             _loaded[asset_id] = import_operations(asset_id, folder)
         return _loaded[asset_id]
 

@@ -6,7 +6,8 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from jobs import services
+        from assets import services as asset_services
+        from jobs import selectors, services
         from jobsite import actions
         from tasks import registry
 
@@ -15,3 +16,5 @@ class JobsConfig(AppConfig):
         registry.on_cancel(actions.JOBS_EXECUTION, services.cancel_execution_task)
         registry.on_cancel(actions.JOBS_EXECUTION_CONTROLLER, services.cancel_execution_task)
         registry.on_cancel(actions.JOBS_EXECUTION_WORKER, services.remove_cancelled_worker)
+        # An asset a living execution runs operations from may not be deleted (its workers still load it).
+        asset_services.on_delete_guard(selectors.living_executions_using)

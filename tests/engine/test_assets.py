@@ -1,14 +1,11 @@
 """Jobs whose operations come from asset bundles, run through a real worker node: the bundle is built
-here, stored, unpacked on the node, and its processor transforms the records that a file_exporter writes."""
+here, uploaded, unpacked on the node, and its processor transforms the records that a file_exporter writes."""
 
-import base64
-import hashlib
 import io
 import json
 import zipfile
 from pathlib import Path
 
-from assets.models import CHUNK_SIZE, Asset, AssetChunk
 from tests.conftest import ROOT
 from tests.engine.conftest import start_job, wait_for_status
 
@@ -37,27 +34,11 @@ def folder_files(folder: Path) -> dict[str, str]:
     return {str(path.relative_to(folder)): path.read_text() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-def store(data: bytes) -> str:
-    """Store a bundle's rows as an upload does; returns its id."""
-    files = zipfile.ZipFile(io.BytesIO(data))
-    metadata = json.loads(files.read("asset.json"))
-    operations = {
-        name.split("/")[0]: json.loads(files.read(name))
-        for name in files.namelist()
-        if name.endswith("/operation.json")
-    }
-    asset_id = hashlib.sha1(base64.b64encode(data), usedforsecurity=False).hexdigest()
-    asset = Asset.objects.create(
-        id=asset_id,
-        name=metadata["name"],
-        version=metadata["version"],
-        metadata=metadata,
-        operations=operations,
-        size=len(data),
-    )
-    for number, start in enumerate(range(0, len(data), CHUNK_SIZE)):
-        AssetChunk.objects.create(asset=asset, number=number, data=data[start : start + CHUNK_SIZE])
-    return asset_id
+def store(api, data: bytes) -> str:
+    """Upload a bundle (POST /v1/assets, the zip as the body); returns its id."""
+    response = api.post("/v1/assets", content=data, headers={"Content-Type": "application/octet-stream"})
+    assert response.status_code == 201, response.text
+    return response.json()["asset_id"]
 
 
 def exported(folder: Path) -> list[dict]:
@@ -75,7 +56,7 @@ SHOUTER = {
 
 
 def test_a_processor_from_an_asset_transforms_the_records(engine, worker_node, tmp_path):
-    asset_id = store(zipped(SHOUTER))
+    asset_id = store(engine, zipped(SHOUTER))
     out = tmp_path / "out"
     ex_id = start_job(
         engine,
@@ -98,7 +79,7 @@ def test_a_processor_from_an_asset_transforms_the_records(engine, worker_node, t
 
 
 def test_the_execution_records_the_assets_it_uses(engine, worker_node, tmp_path):
-    asset_id = store(zipped(SHOUTER))
+    asset_id = store(engine, zipped(SHOUTER))
     spec = {
         "name": "shouting",
         "assets": ["shouter:^0.1"],
@@ -112,10 +93,26 @@ def test_the_execution_records_the_assets_it_uses(engine, worker_node, tmp_path)
 
 
 def test_the_example_asset_runs_its_documented_job(engine, worker_node, tmp_path):
-    store(zipped(folder_files(EXAMPLE / "greetings")))
+    store(engine, zipped(folder_files(EXAMPLE / "greetings")))
     spec = json.loads((EXAMPLE / "greetings-job.json").read_text())
     spec["operations"][-1]["path"] = str(tmp_path / "greetings")
     ex_id = start_job(engine, spec)
     wait_for_status(engine, ex_id, "completed")
     records = sorted(exported(tmp_path / "greetings"), key=lambda record: record["n"])
     assert records == [{"n": n, "greeting": f"hi {n}"} for n in range(1, 101)]
+
+
+def test_an_asset_a_living_execution_uses_cannot_be_deleted(engine, worker_node, tmp_path):
+    asset_id = store(engine, zipped(SHOUTER))
+    spec = {
+        "name": "shouting for ever",
+        "lifecycle": "persistent",
+        "workers": 1,
+        "assets": ["shouter"],
+        "operations": [{"_op": "test-reader"}, {"_op": "shout"}, {"_op": "delay", "ms": 50}],
+    }
+    ex_id = start_job(engine, spec)
+    wait_for_status(engine, ex_id, "running")
+    response = engine.delete(f"/v1/assets/{asset_id}")
+    assert response.status_code == 409
+    assert ex_id in response.json()["message"]
