@@ -102,6 +102,8 @@ def _check_entries(entries: list[zipfile.ZipInfo], size: int) -> None:
             f"the asset bundle has {len(entries)} entries, more than {conf.asset_max_entries} "
             "(JOBSITE_ASSET_MAX_ENTRIES)"
         )
+    declared = sum(entry.file_size for entry in entries)
+    _check_unpacked(declared)
     for entry in entries:
         _check_path(entry.filename)
         if stat.S_ISLNK(entry.external_attr >> 16):
@@ -110,8 +112,6 @@ def _check_entries(entries: list[zipfile.ZipInfo], size: int) -> None:
             raise Invalid(f'the asset bundle entry "{entry.filename}" is encrypted')
         if entry.file_size >= RATIO_CHECKED_FROM:
             _check_ratio(entry.file_size, entry.compress_size, f'the asset bundle entry "{entry.filename}"')
-    declared = sum(entry.file_size for entry in entries)
-    _check_unpacked(declared)
     _check_ratio(declared, size, "the asset bundle")
 
 

@@ -20,6 +20,6 @@ urlpatterns = [
 # Text tables are mounted at the root only, as Teraslice's.
 txt_urlpatterns = [
     route("^txt/assets", views.TxtAssetsView.as_view(), "txt-assets"),
-    route(f"^txt/assets/{NAME}", views.TxtAssetsView.as_view(), "txt-assets-name"),
-    route(f"^txt/assets/{NAME}/{VERSION}", views.TxtAssetsView.as_view(), "txt-assets-version"),
+    route(f"^txt/assets/{NAME}", views.TxtAssetsOfNameView.as_view(), "txt-assets-name"),
+    route(f"^txt/assets/{NAME}/{VERSION}", views.TxtAssetsOfVersionView.as_view(), "txt-assets-version"),
 ]

@@ -90,7 +90,9 @@ class AssetsView(APIView):
     action_by_method = {"post": actions.ASSETS_UPLOAD}
     parser_classes = [UnreadBody]
 
-    @extend_schema(summary="List assets (newest first)", parameters=PAGING, responses=RECORDS)
+    @extend_schema(
+        summary="List assets (newest first)", operation_id="assets_list", parameters=PAGING, responses=RECORDS
+    )
     def get(self, request):
         return Response([asset_record(a) for a in selectors.list_assets(asset_options(request.query_params))])
 
@@ -118,7 +120,7 @@ class AssetView(APIView):
 
     action_by_method = {"delete": actions.ASSETS_DELETE}
 
-    @extend_schema(summary="The assets of a name", parameters=PAGING, responses=RECORDS)
+    @extend_schema(summary="The assets of a name", operation_id="assets_of_name", parameters=PAGING, responses=RECORDS)
     def get(self, request, name):
         options = asset_options(request.query_params)
         return Response([asset_record(a) for a in selectors.list_assets(options, name=name)])
@@ -134,15 +136,46 @@ class AssetView(APIView):
 
 
 class AssetVersionView(APIView):
-    @extend_schema(summary="The assets of a name and version", parameters=PAGING, responses=RECORDS)
+    @extend_schema(
+        summary="The assets of a name and version",
+        operation_id="assets_of_name_and_version",
+        parameters=PAGING,
+        responses=RECORDS,
+    )
     def get(self, request, name, version):
         options = asset_options(request.query_params)
         return Response([asset_record(a) for a in selectors.list_assets(options, name=name, version=version)])
 
 
 class TxtAssetsView(APIView):
-    @extend_schema(summary="Assets as a text table", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT)
+    """`/txt/assets`, `/txt/assets/<name>` and `/txt/assets/<name>/<version>` (a view each, for their schemas)."""
+
+    @extend_schema(
+        summary="Assets as a text table", operation_id="txt_assets", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT
+    )
     def get(self, request, name=None, version=None):
         options = asset_options(request.query_params)
         assets = selectors.list_assets(options, name=name, version=version)
         return table_response([txt_record(a) for a in assets], request.query_params, TXT_COLUMNS)
+
+
+class TxtAssetsOfNameView(TxtAssetsView):
+    @extend_schema(
+        summary="The assets of a name as a text table",
+        operation_id="txt_assets_of_name",
+        parameters=[*PAGING, *TXT_PARAMS],
+        responses=TEXT,
+    )
+    def get(self, request, name=None, version=None):
+        return super().get(request, name, version)
+
+
+class TxtAssetsOfVersionView(TxtAssetsView):
+    @extend_schema(
+        summary="The assets of a name and version as a text table",
+        operation_id="txt_assets_of_name_and_version",
+        parameters=[*PAGING, *TXT_PARAMS],
+        responses=TEXT,
+    )
+    def get(self, request, name=None, version=None):
+        return super().get(request, name, version)
