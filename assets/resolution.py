@@ -12,7 +12,7 @@ import re
 import sys
 
 from assets.models import Asset
-from assets.versions import Range, Version
+from assets.semver import Range, clean
 from jobsite.errors import Invalid
 
 ASSET_ID = re.compile(r"^[0-9a-f]{40}$")
@@ -82,7 +82,7 @@ def resolve_one(reference: str) -> Asset:
     in_range = [
         (version, asset)
         for asset in Asset.objects.filter(name=name)
-        if (version := Version.parse(asset.version)) is not None and version in versions
+        if (version := clean(asset.version)) is not None and version in versions
     ]
     if not in_range:
         raise not_found(reference)
@@ -110,5 +110,5 @@ def matches(asset: Asset, reference: str) -> bool:
         versions = Range(wanted)
     except ValueError:
         return False
-    version = Version.parse(asset.version)
+    version = clean(asset.version)
     return asset.name == name and version is not None and version in versions
