@@ -165,6 +165,6 @@ def delete(asset_id: str) -> str:
             f"Asset {asset_id} is used by the living executions {', '.join(users)}; stop them before deleting it"
         )
     Asset.objects.filter(pk=asset_id).delete()  # its chunks go with it (on delete cascade)
-    # This node's unpacked copy; other nodes find their copy's asset gone when they next look, and remove it.
+    # This node's unpacked copy; every other node removes its own in its housekeeping (jobsite/housekeeping.py).
     shutil.rmtree(storage.cache_dir(asset_id), ignore_errors=True)
     return asset_id

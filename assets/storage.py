@@ -1,12 +1,14 @@
 """A bundle's bytes in PostgreSQL (AssetChunk rows, so every node can fetch them) and its place on a node."""
 
+import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
 
-from assets.models import CHUNK_SIZE, AssetChunk
+from assets.models import CHUNK_SIZE, Asset, AssetChunk
 
 
 def chunks(asset_id: str) -> Iterator[bytes]:
@@ -38,3 +40,19 @@ def write_chunks(asset_id: str, file: BinaryIO) -> int:
 def cache_dir(asset_id: str) -> Path:
     """Where this node keeps the bundle unpacked: `<JOBSITE_DATA_DIR>/assets/<id>/`."""
     return Path(settings.DATA_DIR) / "assets" / asset_id
+
+
+_ASSET_ID = re.compile(r"^[0-9a-f]{40}$")
+
+
+def remove_deleted_copies() -> int:
+    """Remove this node's unpacked copies of assets deleted since (a delete removes only the copy of the
+    node that answered it); how many were removed. Work folders of unpacks under way are left alone."""
+    root = Path(settings.DATA_DIR) / "assets"
+    if not root.is_dir():
+        return 0
+    unpacked = {path.name: path for path in root.iterdir() if path.is_dir() and _ASSET_ID.match(path.name)}
+    kept = set(Asset.objects.filter(pk__in=list(unpacked)).values_list("pk", flat=True))
+    for asset_id in unpacked.keys() - kept:
+        shutil.rmtree(unpacked[asset_id], ignore_errors=True)
+    return len(unpacked.keys() - kept)

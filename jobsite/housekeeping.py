@@ -1,4 +1,5 @@
-"""What every engine node does besides running loops: the reaper and the retention purges.
+"""What every engine node does besides running loops: the reaper, the retention purges, and removing its
+unpacked copies of deleted assets.
 
 It runs in the main process of the engine's django-q2 cluster (jobsite/management/commands/qcluster.py),
 so it runs however the node was started. Every step is idempotent and uses conditional updates, so any
@@ -13,6 +14,7 @@ import time
 
 from django.db import connection, transaction
 
+from assets.storage import remove_deleted_copies
 from jobs.engine.reaper import reap
 from jobs.services import place
 from jobsite.access.audit import purge_old_entries
@@ -50,6 +52,7 @@ def run(*, while_true) -> None:
             place()
             if time.monotonic() >= next_purge:
                 purge_expired()
+                remove_deleted_copies()
                 next_purge = time.monotonic() + PURGE_SECONDS
         except DATABASE_ERRORS as error:
             if outage.wait(error, stop=lambda: not while_true()):

@@ -9,7 +9,7 @@ import pytest
 
 from assets import services
 from assets.models import Asset
-from assets.storage import chunks
+from assets.storage import chunks, remove_deleted_copies
 from jobsite.errors import Conflict
 from tests.assets.conftest import bundle
 
@@ -60,3 +60,14 @@ def test_a_guard_naming_nothing_lets_the_delete_through(stored, guard):
     services.delete(asset.id)
 
     assert not Asset.objects.exists()
+
+
+def test_a_node_removes_its_unpacked_copies_of_deleted_assets_only(stored, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    deleted, kept, unpacking = "d" * 40, stored[0].id, "." + "e" * 40 + "-work"
+    for name in (deleted, kept, unpacking):
+        (tmp_path / "assets" / name).mkdir(parents=True)
+
+    assert remove_deleted_copies() == 1
+
+    assert sorted(path.name for path in (tmp_path / "assets").iterdir()) == sorted([kept, unpacking])
