@@ -23,7 +23,7 @@ from tasks import registry
 
 logger = logging.getLogger("jobsite.assets")
 
-READ_BLOCK = 3 * 256 * 1024  # a multiple of 3: each block's base64 is that of its bytes alone
+READ_BLOCK = 3 * 64 * 1024  # a multiple of 3: each block's base64 is that of its bytes alone
 ID_LENGTH = 40
 
 _delete_guards: list[Callable[[str], list[str]]] = []

@@ -171,6 +171,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 # --- API ------------------------------------------------------------------------------------------------
 # Bodies Django itself reads (console and admin forms) have the API's limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = JOBSITE.max_body_bytes
+# A request body past this is spooled to disk as it arrives (an asset upload's 100 MB never sit in memory).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["jobsite.api.renderers.TerasliceJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [

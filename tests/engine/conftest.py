@@ -22,7 +22,7 @@ import pytest
 
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution, Slice, SliceState
-from tasks.models import Task
+from tasks.models import Node, Task
 from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures: a session-cookie API client)
 from tests.conftest import ROOT
 
@@ -164,7 +164,15 @@ def worker_node(process_env, tmp_path_factory):
 
 @pytest.fixture
 def engine(api, worker_node):
-    """The API client of a test that runs executions on the worker node; cleans up after the test."""
+    """The API client of a test that runs executions on the worker node; cleans up after the test.
+
+    The flush after the previous test removed the node's row; its housekeeping registers it again within a
+    heartbeat, and until then the cluster has no slots (and `workers` no limit but the ceiling)."""
+    wait_until(
+        lambda: Node.objects.connected().filter(node_id=worker_node.node_id, total__gt=0).exists(),
+        timeout=30,
+        message=f"the worker node did not register:\n{worker_node.tail()}",
+    )
     yield api
     settle(api, worker_node)
 
