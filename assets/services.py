@@ -106,12 +106,8 @@ def _store(bundle: bundles.Bundle, body: Spooled) -> tuple[Asset, bool]:
         with transaction.atomic():
             asset = Asset.objects.create(
                 id=body.asset_id,
-                name=bundle.name,
-                version=bundle.version,
+                **identity(bundle),
                 description=bundle.description,
-                python_version=bundle.python_version,
-                platform=bundle.platform,
-                arch=bundle.arch,
                 metadata=bundle.metadata,
                 operations=bundle.operations,
                 size=body.size,
@@ -126,21 +122,21 @@ def _store(bundle: bundles.Bundle, body: Spooled) -> tuple[Asset, bool]:
     return asset, True
 
 
+# What makes two bundles the same asset (the unique constraint on Asset): a new one must change one of them.
+IDENTITY = ("name", "version", "python_version", "platform", "arch")
+
+
+def identity(bundle: bundles.Bundle) -> dict:
+    return {name: getattr(bundle, name) for name in IDENTITY}
+
+
 def duplicate_message(bundle) -> str:
-    fields = ("name", "version", "python_version", "platform", "arch")
-    query = " AND ".join(f'{name}:"{getattr(bundle, name)}"' for name in fields if getattr(bundle, name))
+    query = " AND ".join(f'{name}:"{value}"' for name, value in identity(bundle).items() if value)
     return f"Asset {query} already exists, please increment the version and send again"
 
 
 def _check_unique(bundle: bundles.Bundle) -> None:
-    same = Asset.objects.filter(
-        name=bundle.name,
-        version=bundle.version,
-        python_version=bundle.python_version,
-        platform=bundle.platform,
-        arch=bundle.arch,
-    )
-    if same.exists():
+    if Asset.objects.filter(**identity(bundle)).exists():
         raise Conflict(duplicate_message(bundle))
 
 

@@ -31,9 +31,9 @@ import psutil
 import psycopg
 
 from bench import BenchError, log
-from bench.main import run_benchmark_main
-from bench.report import figure_row, figure_table
-from bench.stack import ADMIN_USER, ROOT, Stack
+from bench.main import add_stack_arguments, run_benchmark_main
+from bench.report import figure_row, titled_report
+from bench.stack import ADMIN_USER, Stack
 
 CHUNK = 1024 * 1024  # assets.models.CHUNK_SIZE
 SEND_BLOCK = 256 * 1024
@@ -170,20 +170,11 @@ def figures(results: dict, args) -> list[dict]:
     ]
 
 
-def print_report(rows: list[dict], results: dict, args):
-    print()
-    print(f"Assets benchmark ({'quick' if args.quick else 'full'})")
-    for line in figure_table(rows):
-        print(line)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a 20 MB bundle")
     parser.add_argument("--megabytes", type=int, help="bundle size in MB (default 60, quick 20)")
-    parser.add_argument("--engine-workers", type=int, default=1, help="slots of the worker node (default 1)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and the logs")
-    parser.add_argument("--json", default=str(ROOT / "var" / "bench-assets.json"), help="where the figures go")
+    add_stack_arguments(parser, name="assets", engine_workers=1)
     args = parser.parse_args(argv)
     if args.megabytes is None:
         args.megabytes = 20 if args.quick else 60
@@ -191,7 +182,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    return run_benchmark_main(parse_args(argv), run_benchmark, figures, print_report, RECORDED_SIZES)
+    return run_benchmark_main(
+        parse_args(argv), run_benchmark, figures, titled_report("Assets benchmark"), RECORDED_SIZES
+    )
 
 
 if __name__ == "__main__":

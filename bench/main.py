@@ -13,7 +13,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import log
-from bench.stack import Stack
+from bench.stack import ROOT, Stack
+
+
+def add_stack_arguments(parser, *, name: str, engine_workers: int) -> None:
+    """The flags every benchmark's stack takes: the worker node's slots, keeping the temporary directory,
+    where the figures go (`var/bench-<name>.json`)."""
+    parser.add_argument(
+        "--engine-workers",
+        type=int,
+        default=engine_workers,
+        help=f"slots of the worker node (default {engine_workers})",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and the logs")
+    parser.add_argument("--json", default=str(ROOT / "var" / f"bench-{name}.json"), help="where the figures go")
 
 
 def write_json(path: Path, rows: list[dict], results: dict, args, sizes) -> None:

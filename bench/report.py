@@ -163,6 +163,18 @@ def figure_table(rows: list[dict]) -> list[str]:
     return [lines[0], "  ".join("-" * width for width in widths), *lines[1:]]
 
 
+def titled_report(title: str):
+    """`print_report` for a benchmark whose report is its figures under a title."""
+
+    def print_report(rows: list[dict], results: dict, args):
+        print()
+        print(f"{title} ({'quick' if args.quick else 'full'})")
+        for line in figure_table(rows):
+            print(line)
+
+    return print_report
+
+
 def print_report(rows: list[dict], results: dict, args):
     print()
     cost = results["request_ms"]

@@ -28,9 +28,9 @@ if __package__ in (None, ""):
 import httpx
 
 from bench import BenchError, log, wait_for
-from bench.main import run_benchmark_main
-from bench.report import figure_row, figure_table
-from bench.stack import ADMIN_USER, ROOT, Stack
+from bench.main import add_stack_arguments, run_benchmark_main
+from bench.report import figure_row, titled_report
+from bench.stack import ADMIN_USER, Stack
 
 ACTION = "cluster:admin/bench/hold"
 RECORDED_SIZES = ("waiters", "requests", "clients", "jobs")
@@ -165,13 +165,6 @@ def figures(results: dict, args) -> list[dict]:
     ]
 
 
-def print_report(rows: list[dict], results: dict, args):
-    print()
-    print(f"Waiters benchmark ({'quick' if args.quick else 'full'})")
-    for line in figure_table(rows):
-        print(line)
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer measured requests")
@@ -180,9 +173,7 @@ def parse_args(argv=None):
     parser.add_argument("--clients", type=int, default=4, help="concurrent measuring clients (default 4)")
     parser.add_argument("--jobs", type=int, default=100, help="jobs listed by GET /v1/jobs (default 100)")
     parser.add_argument("--settle-seconds", type=float, default=3.0, help="pause after the waiters connect")
-    parser.add_argument("--engine-workers", type=int, default=2, help="slots of the worker node (default 2)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory and the logs")
-    parser.add_argument("--json", default=str(ROOT / "var" / "bench-waiters.json"), help="where the figures go")
+    add_stack_arguments(parser, name="waiters", engine_workers=2)
     args = parser.parse_args(argv)
     if args.requests is None:
         args.requests = 200 if args.quick else 800
@@ -190,7 +181,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
-    return run_benchmark_main(parse_args(argv), run_benchmark, figures, print_report, RECORDED_SIZES)
+    return run_benchmark_main(
+        parse_args(argv), run_benchmark, figures, titled_report("Waiters benchmark"), RECORDED_SIZES
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 parses the request, calls one service or selector, and renders the records."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from assets.api.parsers import UnreadBody
 from assets.models import Asset
 from jobsite import actions
 from jobsite.api.query import search_options
+from jobsite.api.schema import query_param
 from jobsite.api.txt import table_response
 from jobsite.dates import iso
 from jobsite.errors import Invalid
@@ -33,18 +34,14 @@ TXT_COLUMNS = ["name", "version", "id", "_created", "description", "python_versi
 TXT_DESCRIPTION_LENGTH = 30
 
 
-def _param(name, description, type_=str):
-    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, description=description)
-
-
 PAGING = [
-    _param("size", "How many records (default 100).", int),
-    _param("from", "How many records to skip (default 0).", int),
-    _param("sort", "`field:asc|desc`, comma-separated (default `_created:desc`)."),
+    query_param("size", "How many records (default 100).", int),
+    query_param("from", "How many records to skip (default 0).", int),
+    query_param("sort", "`field:asc|desc`, comma-separated (default `_created:desc`)."),
 ]
 TXT_PARAMS = [
-    _param("fields", "Comma-separated columns."),
-    _param("headers", "`false`: no header rows."),
+    query_param("fields", "Comma-separated columns."),
+    query_param("headers", "`false`: no header rows."),
 ]
 OBJECT = OpenApiTypes.OBJECT
 RECORDS = {200: {"type": "array", "items": {"type": "object"}}, 400: OBJECT}
@@ -102,7 +99,7 @@ class AssetsView(APIView):
             "The body is the zip itself, sent with no content type or `application/octet-stream`. The bundle "
             "is checked before anything is stored; storing runs as a task (`cluster:admin/assets/upload`)."
         ),
-        parameters=[_param("blocking", "Accepted for Teraslice's clients: the upload always completes first.")],
+        parameters=[query_param("blocking", "Accepted for Teraslice's clients: the upload always completes first.")],
         request={"application/octet-stream": {"type": "string", "format": "binary"}},
         responses=UPLOADED,
     )
@@ -128,7 +125,7 @@ class AssetView(APIView):
     @extend_schema(
         summary="Delete an asset (by its full id)",
         description="Refused (409) while a living execution uses it. This node's unpacked copy is removed at "
-        "once; other nodes remove theirs when they next look for the asset.",
+        "once; every other worker node removes its own in its housekeeping (within a minute).",
         responses={200: OBJECT, 400: OBJECT, 404: OBJECT, 409: OBJECT},
     )
     def delete(self, request, name):

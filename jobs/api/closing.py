@@ -10,10 +10,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from jobs import services
-from jobs.api.views import OBJECT, TerasliceView, _param
+from jobs.api.options import flag_option
+from jobs.api.views import OBJECT, TerasliceView
 from jobsite import actions
 from jobsite.api.elasticsearch import format_time
 from jobsite.api.query import integer_option
+from jobsite.api.schema import query_param
 from jobsite.errors import Conflict, Timeout
 from jobsite.waiting import task_key, wait_until
 
@@ -21,7 +23,7 @@ DEFAULT_CLOSE_WAIT_MS = 30 * 60 * 1000
 MAX_CLOSE_WAIT_MS = 60 * 60 * 1000  # the request answers within an hour; the close carries on
 
 EXPRESSION = "A job_id or name, a comma list of them, `*` wildcards, or `_all`."
-ALLOW_NO_MATCH = _param("allow_no_match", "`false`: a wildcard that matches no job is a 404 (default true).")
+ALLOW_NO_MATCH = query_param("allow_no_match", "`false`: a wildcard that matches no job is a 404 (default true).")
 CLOSE_ERRORS = {code: OBJECT for code in (400, 404, 409, 429)}
 
 
@@ -31,13 +33,6 @@ def _options(request) -> dict:
     options = {key: str(value).lower() if isinstance(value, bool) else str(value) for key, value in body.items()}
     options.update(request.query_params.items())
     return options
-
-
-def _flag(options: dict, name: str, default: bool) -> bool:
-    """As `force` on `_stop`: only `true`, `1` or an empty value sets it; `false`/`0` clears it."""
-    if name not in options:
-        return default
-    return options[name] in ("true", "1", "")
 
 
 def close_matching(expression: str, *, force: bool, allow_no_match: bool, actor: str, headers: dict) -> list[int]:
@@ -75,8 +70,10 @@ class CloseView(AsyncAPIView, TerasliceView):
         operation_id="jobs_close",
         description=EXPRESSION,
         parameters=[
-            _param("force", "`true`: end the execution `terminated` and close at once (needed for a failed job)."),
-            _param("timeout", "Milliseconds to wait for the jobs to close (default 1800000, at most 3600000).", int),
+            query_param("force", "`true`: end the execution `terminated` and close at once (needed for a failed job)."),
+            query_param(
+                "timeout", "Milliseconds to wait for the jobs to close (default 1800000, at most 3600000).", int
+            ),
             ALLOW_NO_MATCH,
         ],
         request=None,
@@ -84,8 +81,8 @@ class CloseView(AsyncAPIView, TerasliceView):
     )
     async def post(self, request, job_id):
         options = _options(request)
-        force = _flag(options, "force", False)
-        allow_no_match = _flag(options, "allow_no_match", True)
+        force = flag_option(options, "force", False)
+        allow_no_match = flag_option(options, "allow_no_match", True)
         timeout_ms = integer_option(options, "timeout", DEFAULT_CLOSE_WAIT_MS, maximum=MAX_CLOSE_WAIT_MS)
         task_pks = await sync_to_async(close_matching)(
             job_id, force=force, allow_no_match=allow_no_match, actor=self.actor(), headers=self.kept_headers()
@@ -109,7 +106,7 @@ class OpenView(TerasliceView):
         options = _options(request)
         open_matching(
             job_id,
-            allow_no_match=_flag(options, "allow_no_match", True),
+            allow_no_match=flag_option(options, "allow_no_match", True),
             actor=self.actor(),
             headers=self.kept_headers(),
         )

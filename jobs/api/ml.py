@@ -8,7 +8,7 @@ thread, and a wait that times out leaves the close going.
 
 from asgiref.sync import sync_to_async
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -23,10 +23,12 @@ from jobsite.api.elasticsearch import (
     ElasticsearchView,
     boolean,
     boolean_param,
+    check_at_most,
     deprecation,
     illegal_argument,
     parse_time,
 )
+from jobsite.api.schema import query_param
 
 CLOSE_ACTION = "cluster:admin/xpack/ml/job/close"  # how Elasticsearch names the body parser in its errors
 OPEN_ACTION = "cluster:admin/xpack/ml/job/open"
@@ -34,11 +36,7 @@ ERROR = OpenApiResponse(OpenApiTypes.OBJECT, description="Elasticsearch error en
 EXPRESSION = "A job_id or name, a comma list of them, `*` wildcards, or `_all`."
 
 
-def _param(name: str, description: str, type_=str) -> OpenApiParameter:
-    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, description=description)
-
-
-ALLOW_NO_MATCH = _param("allow_no_match", "`false`: a wildcard that matches no job is a 404 (default true).", bool)
+ALLOW_NO_MATCH = query_param("allow_no_match", "`false`: a wildcard that matches no job is a 404 (default true).", bool)
 
 
 class Options:
@@ -70,8 +68,7 @@ class Options:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
             raise illegal_argument(f"failed to parse setting [timeout] with value [{raw}] as a time value")
         value = parse_time(str(raw), "timeout")
-        if value.seconds > MAX_WAIT_SECONDS:
-            raise illegal_argument(f"[timeout] must be at most [1h], got [{value.text}]")
+        check_at_most(value, "timeout", MAX_WAIT_SECONDS)
         return value
 
 
@@ -86,10 +83,12 @@ class CloseView(Acting, AsyncElasticsearchView):
         summary="Close jobs (ML close): flush, final results, snapshot, prune, then `closed`",
         description=EXPRESSION + " Parameters may also come as a JSON body (`force`, `timeout`, `allow_no_match`).",
         parameters=[
-            _param(
+            query_param(
                 "force", "`true`: end the execution `terminated` and close at once (needed for a failed job).", bool
             ),
-            _param("timeout", "How long to wait for the jobs to close, as a time value (default `30m`, at most `1h`)."),
+            query_param(
+                "timeout", "How long to wait for the jobs to close, as a time value (default `30m`, at most `1h`)."
+            ),
             ALLOW_NO_MATCH,
         ],
         request=inline_serializer(
@@ -129,7 +128,7 @@ class OpenView(Acting, ElasticsearchView):
     @extend_schema(
         summary="Open jobs (ML open): closed jobs become `opened`; the next start resumes after the snapshot",
         description=EXPRESSION + " Opening is immediate: `timeout` is accepted and has nothing to wait for.",
-        parameters=[_param("timeout", "Accepted for compatibility (time value)."), ALLOW_NO_MATCH],
+        parameters=[query_param("timeout", "Accepted for compatibility (time value)."), ALLOW_NO_MATCH],
         request=inline_serializer("MlOpenBody", {"timeout": serializers.CharField(required=False)}),
         responses={
             200: inline_serializer("MlOpened", {"opened": serializers.BooleanField(), "node": serializers.CharField()}),

@@ -52,3 +52,11 @@ def active_option(params) -> bool | None:
 
 def status_option(params) -> list[str]:
     return csv_option(params, "status")
+
+
+def flag_option(params, name: str, default: bool) -> bool:
+    """A Teraslice-style switch (`force` on `_stop` and `_close`): only `true`, `1` or an empty value sets
+    it, any other value clears it (spec/jobsite.md §6: Teraslice takes any value as true)."""
+    if name not in params:
+        return default
+    return params[name] in ("true", "1", "")

@@ -4,7 +4,7 @@ calls one service or selector, and renders the record."""
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,6 +12,7 @@ from jobs import selectors, services
 from jobs.api.options import (
     active_option,
     execution_options,
+    flag_option,
     job_options,
     slice_options,
     status_option,
@@ -28,26 +29,22 @@ from jobs.lifecycle import TERMINAL
 from jobs.models import Execution
 from jobsite import actions
 from jobsite.api.query import csv_option, integer_option
+from jobsite.api.schema import query_param
 from jobsite.api.txt import table_response
 from jobsite.errors import Invalid
 from jobsite.waiting import execution_key, wait_until
 from tasks.registry import headers_to_keep
 
-
-def _param(name, description, type_=str, **extra):
-    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, description=description, **extra)
-
-
 PAGING = [
-    _param("size", "How many records (default 100).", int),
-    _param("from", "How many records to skip (default 0).", int),
-    _param("sort", "`field:asc|desc`, comma-separated (default `_updated:desc`)."),
-    _param("deleted", "`false` (default): live records; `true`: deleted ones only."),
+    query_param("size", "How many records (default 100).", int),
+    query_param("from", "How many records to skip (default 0).", int),
+    query_param("sort", "`field:asc|desc`, comma-separated (default `_updated:desc`)."),
+    query_param("deleted", "`false` (default): live records; `true`: deleted ones only."),
 ]
-EX_FIELDS = _param("ex", "Comma-separated execution fields to add as `ex` (from the latest execution).")
+EX_FIELDS = query_param("ex", "Comma-separated execution fields to add as `ex` (from the latest execution).")
 CLEANUP = [
-    _param("cleanup_type", "Which slices of the old execution to re-run: all, errors or pending."),
-    _param("cleanup", "Same as cleanup_type."),
+    query_param("cleanup_type", "Which slices of the old execution to re-run: all, errors or pending."),
+    query_param("cleanup", "Same as cleanup_type."),
 ]
 OBJECT = OpenApiTypes.OBJECT
 OBJECTS = {200: {"type": "array", "items": {"type": "object"}}}
@@ -95,7 +92,7 @@ class JobsView(TerasliceView):
     @extend_schema(
         summary="List jobs",
         operation_id="jobs_list",
-        parameters=[*PAGING, _param("active", "`true` or `false`"), EX_FIELDS],
+        parameters=[*PAGING, query_param("active", "`true` or `false`"), EX_FIELDS],
         responses=OBJECTS,
     )
     def get(self, request):
@@ -110,7 +107,7 @@ class JobsView(TerasliceView):
 
     @extend_schema(
         summary="Submit a job (and start it unless start=false)",
-        parameters=[_param("start", "`false` stores the job without starting it.")],
+        parameters=[query_param("start", "`false` stores the job without starting it.")],
         request=OBJECT,
         responses={200: OBJECT, **ERRORS},
     )
@@ -215,7 +212,7 @@ class ExecutionsView(TerasliceView):
     @extend_schema(
         summary="List executions",
         operation_id="ex_list",
-        parameters=[*PAGING, _param("status", "Comma-separated statuses to keep.")],
+        parameters=[*PAGING, query_param("status", "Comma-separated statuses to keep.")],
         responses=OBJECTS,
     )
     def get(self, request):
@@ -292,16 +289,16 @@ class StopView(AsyncAPIView, TerasliceView):
     @extend_schema(
         summary="Stop an execution (a job's latest one)",
         parameters=[
-            _param("blocking", "`true` (default): answer once the execution has ended, or at the timeout."),
-            _param("timeout", "Milliseconds a blocking stop waits (default 300000, at most 3600000).", int),
-            _param("force", "`true`: stop at once; slices in hand go back to pending."),
+            query_param("blocking", "`true` (default): answer once the execution has ended, or at the timeout."),
+            query_param("timeout", "Milliseconds a blocking stop waits (default 300000, at most 3600000).", int),
+            query_param("force", "`true`: stop at once; slices in hand go back to pending."),
         ],
         request=None,
         responses={200: OBJECT, 404: OBJECT},
     )
     async def post(self, request, job_id=None, ex_id=None):
         params = request.query_params
-        force = "force" in params and params["force"] in ("true", "1", "")
+        force = flag_option(params, "force", False)
         blocking = params.get("blocking", "true") == "true"
         timeout_ms = integer_option(params, "timeout", DEFAULT_STOP_WAIT_MS, maximum=MAX_STOP_WAIT_MS)
         execution = await sync_to_async(_execution_for)(job_id, ex_id)
@@ -344,7 +341,7 @@ class WorkersView(TerasliceView):
     @extend_schema(
         summary="Add, remove or set the workers of an execution",
         parameters=[
-            _param(name, f"{name} workers (1 to {MAX_WORKER_CHANGE})", int) for name in ("add", "remove", "total")
+            query_param(name, f"{name} workers (1 to {MAX_WORKER_CHANGE})", int) for name in ("add", "remove", "total")
         ],
         request=None,
         responses={200: OBJECT, 400: OBJECT, 404: OBJECT},
@@ -386,8 +383,8 @@ class ControllerView(TerasliceView):
 # --- text tables -----------------------------------------------------------------------------------------
 
 TXT_PARAMS = [
-    _param("fields", "Comma-separated columns (dotted paths allowed)."),
-    _param("headers", "`false`: no header rows."),
+    query_param("fields", "Comma-separated columns (dotted paths allowed)."),
+    query_param("headers", "`false`: no header rows."),
 ]
 TEXT = {(200, "text/plain"): OpenApiTypes.STR}
 

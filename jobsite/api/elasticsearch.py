@@ -162,9 +162,15 @@ def time_param(params, name: str, default: str | None, *, maximum: float | None 
     if name not in params:
         return parse_time(default, name) if default is not None else None
     value = parse_time(check_length(params, name), name)
-    if maximum is not None and value.seconds > maximum:
-        raise illegal_argument(f"[{name}] must be at most [{format_time(int(maximum * 10**9))}], got [{value.text}]")
+    if maximum is not None:
+        check_at_most(value, name, maximum)
     return value
+
+
+def check_at_most(value: TimeValue, name: str, maximum: float) -> None:
+    """Refuse a time value beyond `maximum` seconds (a wait's cap), naming the cap."""
+    if value.seconds > maximum:
+        raise illegal_argument(f"[{name}] must be at most [{format_time(int(maximum * 10**9))}], got [{value.text}]")
 
 
 def format_time(nanos: int) -> str:

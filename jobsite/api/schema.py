@@ -1,6 +1,12 @@
 """OpenAPI schema hooks."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiParameter
+
+
+def query_param(name: str, description: str, type_=str, **extra) -> OpenApiParameter:
+    """A query parameter of a route, as the schema documents it."""
+    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, description=description, **extra)
 
 
 def deduplicate_teraslice_mounts(endpoints):

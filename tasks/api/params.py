@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobsite.api.elasticsearch import TimeValue, boolean_param, check_length, illegal_argument, time_param
+from jobsite.api.elasticsearch import (
+    MAX_WAIT_SECONDS,
+    TimeValue,
+    boolean_param,
+    check_length,
+    illegal_argument,
+    time_param,
+)
 from tasks.api.info import group_by_param
 from tasks.api.task_ids import parent_filter
 from tasks.selectors import TaskFilter
@@ -15,8 +22,8 @@ GET_PARAMS = frozenset({"wait_for_completion", "timeout"})
 CANCEL_PARAMS = FILTER_PARAMS | {"wait_for_completion", "group_by"}
 
 DEFAULT_WAIT = "30s"
-# No request waits longer than this; Elasticsearch's cancel waits without any bound, Jobsite's up to it.
-MAX_WAIT_SECONDS = 3600
+# No request waits longer than MAX_WAIT_SECONDS; Elasticsearch's cancel waits without any bound, Jobsite's
+# up to it.
 
 
 def csv_param(params, name: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from jobsite import actions
 from jobsite.api.elasticsearch import AsyncElasticsearchView, boolean_param, validation_failed, warning_header
+from jobsite.api.schema import query_param
 from tasks.api import answers
 from tasks.api.cat import CAT_PARAMS, cat_answer, help_text, text_response
 from tasks.api.info import group_by_param, list_response
@@ -24,21 +25,16 @@ from tasks.api.task_ids import parse_task_id
 from tasks.registry import headers_to_keep
 from tasks.selectors import MAX_LISTED_TASKS
 
-
-def query(name: str, description: str, type_=str) -> OpenApiParameter:
-    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, description=description)
-
-
 TASK_ID = OpenApiParameter("task_id", str, OpenApiParameter.PATH, description="`<node_id>:<number>`")
 FILTERS = [
-    query("nodes", "Comma list of node ids or names (`*` wildcards, `_local`, `_all`)."),
-    query("actions", "Comma list of actions, `*` wildcards (case-sensitive)."),
-    query("parent_task_id", "Only the children of this task (`-1` or `unset`: no filter)."),
+    query_param("nodes", "Comma list of node ids or names (`*` wildcards, `_local`, `_all`)."),
+    query_param("actions", "Comma list of actions, `*` wildcards (case-sensitive)."),
+    query_param("parent_task_id", "Only the children of this task (`-1` or `unset`: no filter)."),
 ]
-GROUP_BY = query("group_by", "`nodes` (default), `parents` or `none`.")
-WAIT = query("wait_for_completion", "`true`: answer once the tasks finished.", bool)
-TIMEOUT = query("timeout", f"How long to wait (default `30s`, at most {MAX_WAIT_SECONDS // 3600}h).")
-DETAILED = query("detailed", "`true`: add `description` and `status`.", bool)
+GROUP_BY = query_param("group_by", "`nodes` (default), `parents` or `none`.")
+WAIT = query_param("wait_for_completion", "`true`: answer once the tasks finished.", bool)
+TIMEOUT = query_param("timeout", f"How long to wait (default `30s`, at most {MAX_WAIT_SECONDS // 3600}h).")
+DETAILED = query_param("detailed", "`true`: add `description` and `status`.", bool)
 OBJECT = OpenApiTypes.OBJECT
 TRUNCATED_WARNING = warning_header(f"the task list holds only the {MAX_LISTED_TASKS} oldest matching tasks")
 
@@ -135,15 +131,15 @@ class CatTasksView(AsyncElasticsearchView):
             DETAILED,
             WAIT,
             TIMEOUT,
-            query("format", "`json`, or text (`txt`, `text` or anything else)."),
-            query("h", "Comma list of columns (names, aliases, `*` wildcards), in that order."),
-            query("help", "`true`: describe the columns instead.", bool),
-            query("s", "Comma list of columns to sort by, each `:asc` (default) or `:desc`."),
-            query("v", "`true`: a header line first.", bool),
-            query("time", "Unit of `running_time` (d, h, m, s, ms, micros, nanos)."),
-            query("bytes", "Accepted (no column holds bytes)."),
-            query("ts", "`false`: no `timestamp` column.", bool),
-            query("full_id", "`true`: the whole node id in `node_id`.", bool),
+            query_param("format", "`json`, or text (`txt`, `text` or anything else)."),
+            query_param("h", "Comma list of columns (names, aliases, `*` wildcards), in that order."),
+            query_param("help", "`true`: describe the columns instead.", bool),
+            query_param("s", "Comma list of columns to sort by, each `:asc` (default) or `:desc`."),
+            query_param("v", "`true`: a header line first.", bool),
+            query_param("time", "Unit of `running_time` (d, h, m, s, ms, micros, nanos)."),
+            query_param("bytes", "Accepted (no column holds bytes)."),
+            query_param("ts", "`false`: no `timestamp` column.", bool),
+            query_param("full_id", "`true`: the whole node id in `node_id`.", bool),
         ],
         responses={
             (200, "text/plain"): OpenApiTypes.STR,
