@@ -1,5 +1,6 @@
 """A bundle's bytes in PostgreSQL (AssetChunk rows, so every node can fetch them) and its place on a node."""
 
+import binascii
 import re
 import shutil
 from collections.abc import Iterator
@@ -9,10 +10,14 @@ from typing import BinaryIO
 import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg.copy import LibpqWriter
 
 from assets.models import CHUNK_SIZE, Asset, AssetChunk
 
 COPY_BLOCK = 64 * 1024
+# psycopg lets libpq's send buffer grow to 1 MiB before it waits for a flush, and a pooled connection keeps
+# that buffer for its life: wait every 256 KiB instead (web RSS growth for a 60 MB upload: 1.1-2.2 MB -> 0.6-0.7).
+COPY_FLUSH_BYTES = 4 * COPY_BLOCK
 
 
 def chunks(asset_id: str) -> Iterator[bytes]:
@@ -41,15 +46,17 @@ def write_chunks(asset_id: str, file: BinaryIO) -> int:
     count = -(-size // CHUNK_SIZE)
     statement = f"COPY {AssetChunk._meta.db_table} (asset_id, number, data) FROM STDIN"
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor, cursor.copy(statement) as copy:
-        for number in range(count):
-            copy.write(f"{asset_id}\t{number}\t\\\\x".encode())  # `\\x`: COPY's escape for bytea's `\x`
-            remaining = min(CHUNK_SIZE, size - number * CHUNK_SIZE)
-            while remaining:
-                block = file.read(min(COPY_BLOCK, remaining))
-                copy.write(block.hex().encode())
-                remaining -= len(block)
-            copy.write(b"\n")
+    with psycopg.Cursor(connection.connection) as cursor:
+        writer = LibpqWriter(cursor, flush_threshold=COPY_FLUSH_BYTES)
+        with cursor.copy(statement, writer=writer) as copy:
+            for number in range(count):
+                copy.write(f"{asset_id}\t{number}\t\\\\x".encode())  # `\\x`: COPY's escape for bytea's `\x`
+                remaining = min(CHUNK_SIZE, size - number * CHUNK_SIZE)
+                while remaining:
+                    block = file.read(min(COPY_BLOCK, remaining))
+                    copy.write(binascii.hexlify(block))
+                    remaining -= len(block)
+                copy.write(b"\n")
     return count
 
 
