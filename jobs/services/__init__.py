@@ -38,7 +38,7 @@ from jobs.services.executions import (
 from jobs.services.jobs import delete_job, set_job_active, submit_job, update_job
 from jobs.services.leases import claim_execution, heartbeat_controller, release_controller
 from jobs.services.lookups import controller_alive, describe, engine_actor, get_execution, get_job, latest_execution
-from jobs.services.placement import WORKERS_CEILING, cluster_slots, place
+from jobs.services.placement import WORKERS_CEILING, NodeSlots, cluster_slots, place, slots_by_node
 from jobs.services.rollup import start_indexer, stop_indexer
 from jobs.services.slices import (
     add_slices,
@@ -71,6 +71,8 @@ __all__ = [
     "prune_slices",
     "WORKERS_CEILING",
     "cluster_slots",
+    "slots_by_node",
+    "NodeSlots",
     "place",
     "max_workers",
     "WORKER_PARAMETER_MESSAGE",

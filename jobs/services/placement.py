@@ -72,6 +72,24 @@ def cluster_slots() -> int:
     return sum(Node.objects.connected().with_role(Node.Role.WORKER).values_list("total", flat=True))
 
 
+@dataclass
+class NodeSlots:
+    total: int
+    used: int
+
+    @property
+    def free(self) -> int:
+        return self.total - self.used
+
+
+def slots_by_node() -> dict[str, NodeSlots]:
+    """Each connected worker node's engine slots and how many running loops hold one: what the placement
+    decides with, and what `/cluster/state`, `/metrics` and the console show (one source of truth)."""
+    nodes = dict(Node.objects.connected().with_role(Node.Role.WORKER).values_list("node_id", "total"))
+    used = Counter(Task.objects.running().filter(action__in=LOOP_ACTIONS).values_list("node_id", flat=True))
+    return {node: NodeSlots(total=total, used=used[node]) for node, total in nodes.items()}
+
+
 def place() -> list[Placed]:
     """Decide and record the loops to start now; they are enqueued once the decision commits."""
     with transaction.atomic():
@@ -90,10 +108,10 @@ def _enqueue(loop: Placed) -> None:
 
 
 def _decide() -> list[Placed]:
-    nodes = dict(Node.objects.connected().with_role(Node.Role.WORKER).values_list("node_id", "total"))
+    slots = slots_by_node()
+    nodes = {node: each.total for node, each in slots.items()}
+    free = {node: each.free for node, each in slots.items()}
     loops = Task.objects.running().filter(action__in=LOOP_ACTIONS)
-    used = Counter(loops.values_list("node_id", flat=True))
-    free = {node: total - used[node] for node, total in nodes.items()}
     controllers, workers = set(), defaultdict(set)
     for action, ex_id, number in loops.values_list("action", "target", "number"):
         if action == actions.JOBS_EXECUTION_CONTROLLER:
