@@ -1,6 +1,7 @@
 """The node registry: every node registers on start, heartbeats while alive and says goodbye on exit."""
 
 import os
+import platform
 import socket
 
 from django.utils import timezone
@@ -35,6 +36,7 @@ def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
             "pid": current.pid if current else os.getpid(),
             "roles": sorted(roles),
             "version": jobsite.__version__,
+            "python_version": platform.python_version(),
             "total": total,
             "started_at": current.started_at if current else now,
             "heartbeat_at": now,
