@@ -6,12 +6,14 @@ Only jobs/services/ writes status fields.
 """
 
 import uuid
+from datetime import timedelta
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
 from jobs.lifecycle import LIVING, TERMINAL, ExecutionStatus, JobState, SliceState
+from jobsite.conf import conf
 
 
 def new_id() -> str:
@@ -76,6 +78,11 @@ class ExecutionQuerySet(models.QuerySet):
 
     def using_asset(self, asset_id: str):
         return self.filter(asset_ids__contains=[asset_id])
+
+    def with_live_controller(self):
+        """Held by a controller that heartbeated within the node timeout (`services.controller_alive`)."""
+        silence = timedelta(seconds=conf.node_timeout_seconds)
+        return self.filter(controller_node__isnull=False, controller_heartbeat__gte=timezone.now() - silence)
 
 
 class RecoveryType(models.TextChoices):

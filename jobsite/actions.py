@@ -28,6 +28,8 @@ ASSETS_UPLOAD = "cluster:admin/assets/upload"
 ASSETS_DELETE = "cluster:admin/assets/delete"
 
 TASKS_CANCEL = "cluster:admin/tasks/cancel"
+# Removing a node that left the cluster (its tasks keep their ids).
+NODES_FORGET = "cluster:admin/nodes/forget"
 # A `_tasks` request that waits (`wait_for_completion`) is itself a task.
 TASKS_LIST = "cluster:monitor/tasks/lists"
 

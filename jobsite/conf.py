@@ -27,6 +27,8 @@ class JobsiteSettings:
     # A node that has not heartbeated for this long is shown disconnected and its work is taken over.
     node_heartbeat_seconds: float = 5.0
     node_timeout_seconds: float = 30.0
+    # A node silent for this long is forgotten (its row removed; its tasks keep their ids); 0: never.
+    node_forget_seconds: float = 24 * 3600.0
     task_retention_days: float = 7.0
     audit_days: float = 90.0
     # Failed logins allowed per user and client address within the window, then 429 until it passes.

@@ -1,5 +1,5 @@
-"""What every engine node does besides running loops: the reaper, the retention purges, and removing its
-unpacked copies of deleted assets.
+"""What every engine node does besides running loops: the reaper, the retention purges, forgetting nodes
+silent for JOBSITE_NODE_FORGET_SECONDS, and removing its unpacked copies of deleted assets.
 
 It runs in the main process of the engine's django-q2 cluster (jobsite/management/commands/qcluster.py),
 so it runs however the node was started. Every step is idempotent and uses conditional updates, so any
@@ -22,7 +22,7 @@ from jobsite.conf import conf
 from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks import registry
 from tasks.models import Node
-from tasks.nodes import heartbeat_node, register_node, this_node_id
+from tasks.nodes import forget_silent_nodes, heartbeat_node, register_node, this_node_id
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def run(*, while_true) -> None:
                 register_node(roles=[Node.Role.WORKER], total=conf.engine_workers)
                 registered = True
             heartbeat_node()
+            forget_silent_nodes(silence_seconds=conf.node_forget_seconds)  # one indexed delete, usually of nothing
             if time.monotonic() >= next_reap:
                 reap(this_node_id())
             place()

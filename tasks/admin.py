@@ -1,7 +1,7 @@
 """Admin for nodes and tasks.
 
 Nodes and tasks are written only by the node registry and the task registry: operators look at them
-and may delete stale rows, but never edit them.
+and may forget nodes that left the cluster, but never edit them.
 """
 
 from datetime import timedelta
@@ -10,8 +10,17 @@ from django.contrib import admin
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
-from jobsite.admin import ViewOnly, change_link, changelist_link, json_display
+from jobsite.actions import NODES_FORGET
+from jobsite.admin import (
+    PrivilegedActions,
+    ViewOnly,
+    change_link,
+    changelist_link,
+    json_display,
+    privileged_action,
+)
 from tasks.models import Node, Task
+from tasks.nodes import forget_node
 
 
 class ConnectedFilter(admin.SimpleListFilter):
@@ -41,7 +50,7 @@ class RoleFilter(admin.SimpleListFilter):
 
 
 @admin.register(Node)
-class NodeAdmin(ViewOnly, admin.ModelAdmin):
+class NodeAdmin(PrivilegedActions, ViewOnly, admin.ModelAdmin):
     list_display = ["name", "node_id", "hostname", "role_list", "connected", "version", "total", "heartbeat_at"]
     list_filter = [ConnectedFilter, RoleFilter, "version"]
     search_fields = ["node_id__exact", "name", "hostname"]
@@ -60,6 +69,11 @@ class NodeAdmin(ViewOnly, admin.ModelAdmin):
         "heartbeat_at",
         "stopped_at",
     ]
+    actions = ["forget"]
+
+    @privileged_action(NODES_FORGET, "Forget selected nodes", done="forgotten")
+    def forget(self, request, node):
+        forget_node(node)
 
     @admin.display(description="roles")
     def role_list(self, obj):

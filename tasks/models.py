@@ -35,6 +35,7 @@ class Node(models.Model):
     pid = models.IntegerField(null=True, blank=True, help_text="Process id of the node's supervisor.")
     roles = ArrayField(models.CharField(max_length=16, choices=Role), default=list)
     version = models.CharField(max_length=32)
+    python_version = models.CharField(max_length=16, blank=True, help_text="The node's Python, e.g. 3.11.7.")
     total = models.PositiveIntegerField(default=0, help_text="Worker slots this node offers.")
     started_at = models.DateTimeField(default=timezone.now)
     heartbeat_at = models.DateTimeField(default=timezone.now)
@@ -88,6 +89,7 @@ class Task(models.Model):
     number = models.PositiveIntegerField(
         null=True, blank=True, help_text="Which one of its parent's children this is (worker loop 3, say)."
     )
+    pid = models.IntegerField(null=True, blank=True, help_text="OS process id of the process that took the task.")
     headers = models.JSONField(default=dict, blank=True, help_text="Request headers kept with the task (X-Opaque-Id).")
     result = models.JSONField(null=True, blank=True, help_text="The response, once finished successfully.")
     error = models.JSONField(null=True, blank=True, help_text="The error, once finished with one.")

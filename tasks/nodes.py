@@ -1,12 +1,15 @@
 """The node registry: every node registers on start, heartbeats while alive and says goodbye on exit."""
 
 import os
+import platform
 import socket
+from datetime import timedelta
 
 from django.utils import timezone
 
 import jobsite
 from jobsite.conf import conf
+from jobsite.errors import Conflict
 from tasks.models import Node
 
 
@@ -35,6 +38,7 @@ def register_node(*, roles: list[str], total: int, name: str = "") -> Node:
             "pid": current.pid if current else os.getpid(),
             "roles": sorted(roles),
             "version": jobsite.__version__,
+            "python_version": platform.python_version(),
             "total": total,
             "started_at": current.started_at if current else now,
             "heartbeat_at": now,
@@ -59,3 +63,26 @@ def deregister_node(node_id: str | None = None) -> None:
 def node_draining() -> bool:
     """This node is shutting down: its long-running loops should hand their work over and leave."""
     return Node.objects.filter(node_id=this_node_id(), stopped_at__isnull=False).exists()
+
+
+# --- forgetting nodes ------------------------------------------------------------------------------------
+# A node row goes, its history stays: tasks and executions name their node without a database constraint,
+# so their ids (`<node_id>:<number>`) and records keep naming it.
+
+
+def forget_node(node: Node) -> None:
+    """Remove a node that left the cluster; a connected one is refused (it would register again at once,
+    and it may be running work)."""
+    if node.is_connected:
+        raise Conflict(f"node [{node.node_id}] is connected; only a node that left the cluster can be forgotten")
+    Node.objects.filter(pk=node.pk).exclude(pk__in=Node.objects.connected().values("pk")).delete()
+
+
+def forget_silent_nodes(*, silence_seconds: float) -> int:
+    """Remove the nodes that have not heartbeated for `silence_seconds` (JOBSITE_NODE_FORGET_SECONDS; 0 keeps
+    them). Returns how many went."""
+    if silence_seconds <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(seconds=max(silence_seconds, conf.node_timeout_seconds))
+    deleted, _ = Node.objects.filter(heartbeat_at__lt=cutoff).delete()
+    return deleted

@@ -8,6 +8,7 @@ module knows nothing else of them. Whoever owns an action says what cancelling i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import timedelta
@@ -67,12 +68,12 @@ def take(task_id: int, *, any_node: bool = False) -> Task | None:
     and must do nothing). Taking is a conditional update, so of two deliveries one wins.
 
     `any_node`: a task queued for whichever node takes it (a control action) becomes this node's, so
-    its id names the node that runs it."""
+    its id names the node that runs it. The task records the pid of the process that took it."""
     untaken = Q(heartbeat_at=F("started_at"))  # a placed task keeps its creation heartbeat until taken
     taken = Task.objects.running().filter(untaken, pk=task_id, cancelled=False)
     if not any_node:
         taken = taken.filter(node_id=this_node_id())
-    if not taken.update(heartbeat_at=timezone.now(), node_id=this_node_id()):
+    if not taken.update(heartbeat_at=timezone.now(), node_id=this_node_id(), pid=os.getpid()):
         return None
     return Task.objects.get(pk=task_id)
 

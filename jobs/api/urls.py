@@ -1,7 +1,7 @@
 """Job and execution routes. Teraslice (Express) tolerates a trailing slash and ignores the case of
 paths, so every pattern does too."""
 
-from jobs.api import closing, views
+from jobs.api import closing, cluster, views
 from jobsite.api.routes import re_path_any_case
 
 ID = r"(?P<{}>[^/]+)"
@@ -42,10 +42,18 @@ urlpatterns = [
     route(f"{EX}/errors", views.ExecutionErrorsView.as_view(), "ex-errors"),
     route(f"{EX}/_recover", views.ExecutionRecoverView.as_view(), "ex-recover"),
     route(f"{EX}/history", views.ExecutionHistoryView.as_view(), "ex-history"),
+    route("^cluster/state", cluster.ClusterStateView.as_view(), "cluster-state"),
+    route("^cluster/stats", cluster.ClusterStatsView.as_view(), "cluster-stats"),
+    route("^cluster/controllers", cluster.ControllersView.as_view(), "cluster-controllers"),
+    route("^cluster/slicers", cluster.ControllersView.as_view(), "cluster-slicers"),
 ]
 
 # Text tables are mounted at the root only (`/v1/txt/...` is a 405 in Teraslice).
 txt_urlpatterns = [
     route("^txt/jobs", views.TxtJobsView.as_view(), "txt-jobs"),
     route("^txt/ex", views.TxtExecutionsView.as_view(), "txt-ex"),
+    route("^txt/nodes", cluster.TxtNodesView.as_view(), "txt-nodes"),
+    route("^txt/workers", cluster.TxtWorkersView.as_view(), "txt-workers"),
+    route("^txt/controllers", cluster.TxtControllersView.as_view(), "txt-controllers"),
+    route("^txt/slicers", cluster.TxtControllersView.as_view(), "txt-slicers"),
 ]

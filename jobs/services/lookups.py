@@ -38,7 +38,7 @@ def latest_execution(job_id: str) -> Execution:
 
 
 def controller_alive(execution: Execution) -> bool:
-    """A controller holds the execution and heartbeated recently."""
+    """A controller holds the execution and heartbeated recently (as a query: `with_live_controller()`)."""
     if execution.controller_heartbeat is None or execution.controller_node_id is None:
         return False
     silence = timedelta(seconds=conf.node_timeout_seconds)

@@ -34,6 +34,7 @@ ACTION_PRIVILEGES = {
     actions.ASSETS_UPLOAD: (MANAGE,),
     actions.ASSETS_DELETE: (MANAGE,),
     actions.TASKS_CANCEL: (MANAGE,),
+    actions.NODES_FORGET: (MANAGE,),
     actions.TASKS_LIST: READERS,
     # Anyone holding a privilege may keep API tokens for themselves; admins manage everybody's.
     actions.TOKENS_OWN: READERS,
