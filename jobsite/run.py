@@ -7,6 +7,9 @@ that exits, and the embedded PostgreSQL when it dies; an external database that 
 SIGINT, SIGTERM or SIGHUP (to this process or to its whole process group) stops the children, then the
 embedded PostgreSQL, whoever started the postmaster that runs by then. `--role worker` starts a worker
 node only: that is how a cluster grows onto more machines.
+
+Installed, the same is the `jobsite` command: `jobsite run` (web and worker), `jobsite web`,
+`jobsite worker` (`cli()`); `--slots N` on either form sets the node's engine slots (JOBSITE_ENGINE_WORKERS).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from jobsite import config, embedded, node_lock
-from jobsite.conf import conf
+from jobsite.conf import MAX_ENGINE_WORKERS, conf
 from jobsite.outage import DATABASE_ERRORS, Outage
 
 log = logging.getLogger("jobsite.run")
@@ -231,11 +234,61 @@ class Heartbeat(threading.Thread):
         connection.close()
 
 
+def slot_count(raw: str) -> int:
+    """`--slots`: a whole number of engine slots, 1 to MAX_ENGINE_WORKERS."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {raw!r}") from None
+    if not 1 <= value <= MAX_ENGINE_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_ENGINE_WORKERS}, not {value}")
+    return value
+
+
+def _add_slots(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slots",
+        type=slot_count,
+        metavar="N",
+        help=f"engine slots of this worker node, 1 to {MAX_ENGINE_WORKERS} "
+        "(default: JOBSITE_ENGINE_WORKERS, else 8); each execution controller and worker loop holds one",
+    )
+
+
 def main(argv=None) -> int:
+    """`python -m jobsite.run [--role all|web|worker] [--slots N]`."""
     parser = argparse.ArgumentParser(prog="python -m jobsite.run", description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=["all", "web", "worker"], default="all", help="what this node runs")
+    _add_slots(parser)
     args = parser.parse_args(argv)
-    roles = {"web", "worker"} if args.role == "all" else {args.role}
+    return serve(args.role, args.slots)
+
+
+COMMANDS = {
+    "run": ("all", "a whole node: web server and worker node (the embedded PostgreSQL unless DATABASE_URL is set)"),
+    "web": ("web", "a web server only (API, console, admin)"),
+    "worker": ("worker", "a worker node only: execution controllers, worker loops and control actions"),
+}
+
+
+def cli(argv=None) -> int:
+    """The `jobsite` command (pyproject.toml [project.scripts]): `jobsite run|web|worker [--slots N]`."""
+    parser = argparse.ArgumentParser(prog="jobsite", description="One Jobsite node in the foreground.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,web,worker}")
+    for name, (_role, help_) in COMMANDS.items():
+        command = commands.add_parser(name, help=help_, description=help_)
+        if name != "web":
+            _add_slots(command)
+    args = parser.parse_args(argv)
+    return serve(COMMANDS[args.command][0], getattr(args, "slots", None))
+
+
+def serve(role: str, slots: int | None = None) -> int:
+    """Run one node with `role` (all, web or worker) in the foreground until a stop signal."""
+    roles = {"web", "worker"} if role == "all" else {role}
+    if slots is not None:
+        # Read by the settings of this process and of every child it starts.
+        os.environ["JOBSITE_ENGINE_WORKERS"] = str(slots)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
