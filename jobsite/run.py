@@ -19,6 +19,8 @@ import ctypes
 import io
 import logging
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -308,7 +311,9 @@ def serve(role: str, slots: int | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
     # Children share this node's identity and secret key.
     os.environ.setdefault("JOBSITE_NODE_ID", config.node_id(data_dir))
-    os.environ.setdefault("SECRET_KEY", config.secret_key(data_dir))
+    key_given = bool(os.environ.get("SECRET_KEY"))
+    if not key_given:
+        os.environ["SECRET_KEY"] = config.secret_key(data_dir)
 
     embedded_pgdata = None if os.environ.get("DATABASE_URL") else (data_dir / "pg").resolve()
     embedded_db = None
@@ -339,6 +344,8 @@ def serve(role: str, slots: int | None = None) -> int:
         node = start_node(roles, admin_notice, stop_requested)
         if node is None:
             return 0
+        if embedded_db:
+            admin_notice.write(second_node_notice(embedded_db.url, data_dir, key_given))
         connections.close_all()  # this thread is done with the database until the stop: no stale connection
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
         heartbeat = Heartbeat(conf.node_heartbeat_seconds)
@@ -360,7 +367,7 @@ def serve(role: str, slots: int | None = None) -> int:
             web = next(child for child in children if child.name == "web")
             wait_until_serving(port, web, stop_requested, supervise)
             log.info("Jobsite on http://localhost:%s/ (API /v1, admin /admin/, API docs /api/docs/)", port)
-            print(admin_notice.getvalue(), end="", flush=True)
+        print(admin_notice.getvalue(), end="", flush=True)
 
         while not stop_requested.wait(SUPERVISE_SECONDS):
             supervise()
@@ -388,6 +395,36 @@ def serve(role: str, slots: int | None = None) -> int:
             else:
                 embedded.stop_server(embedded_pgdata)
         log.info("stopped")
+
+
+def second_node_notice(database_url: str, data_dir, key_given: bool) -> str:
+    """How to start another worker node on this machine against this node's embedded PostgreSQL (it
+    listens on a Unix socket: this machine only). The secret key is named, never printed: its file's path,
+    or the variable this node was given it in."""
+    secret = '"$SECRET_KEY"' if key_given else f'"$(cat {shlex.quote(str(data_dir / "secret_key"))})"'
+    command = " ".join(
+        [
+            f"DATABASE_URL={shlex.quote(database_url)}",
+            f"SECRET_KEY={secret}",
+            f"JOBSITE_DATA_DIR={shlex.quote(f'{data_dir}-node2')}",
+            *worker_command(),
+        ]
+    )
+    return (
+        f"\nThe embedded PostgreSQL: DATABASE_URL={database_url}\n"
+        "Another worker node on this machine (its own data directory; the same secret key):\n\n"
+        f"    {command}\n\n"
+    )
+
+
+def worker_command() -> list[str]:
+    """`jobsite worker` as this machine runs it: the installed command, else this Python's module."""
+    beside = Path(sys.executable).parent / "jobsite"
+    if shutil.which("jobsite") == str(beside):
+        return ["jobsite", "worker"]
+    if beside.exists():
+        return [str(beside), "worker"]
+    return [sys.executable, "-m", "jobsite.run", "--role", "worker"]
 
 
 def start_node(roles: set[str], admin_notice: io.StringIO, stop_requested: threading.Event):
