@@ -78,7 +78,7 @@ def test_three_nodes_share_an_execution_and_two_finish_what_a_killed_one_held(ap
     )
     ex_id = start_job(api, generator_job(size=TOTAL * 10, slice_size=10, delay_ms=100, workers=6))
     wait_for_status(api, ex_id, "running", timeout=60)
-    # Every node holds loops of the execution, and each of its workers has begun a slice.
+    # Every node holds worker loops of the execution.
     spread = wait_until(
         lambda: (by_node := loops_by_node(ex_id)) and len(by_node) == 3 and sum(by_node.values()) == 6 and by_node,
         timeout=30,
