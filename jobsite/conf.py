@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from django.conf import settings
 
 ANONYMOUS_MODES = ("none", "read", "manage")
+# Engine slots one worker node may offer: each is a process holding a database connection.
+MAX_ENGINE_WORKERS = 256
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class JobsiteSettings:
     def __post_init__(self):
         if self.anonymous not in ANONYMOUS_MODES:
             raise ValueError(f"JOBSITE_ANONYMOUS must be none, read or manage, not {self.anonymous!r}")
+        if not 1 <= self.engine_workers <= MAX_ENGINE_WORKERS:
+            raise ValueError(f"JOBSITE_ENGINE_WORKERS must be 1 to {MAX_ENGINE_WORKERS}, not {self.engine_workers}")
         roots = paths_of(self.file_roots)
         if (self.file_roots and not roots) or not all(os.path.isabs(root) for root in roots):
             raise ValueError(f"JOBSITE_FILE_ROOTS must be absolute paths separated by : or , not {self.file_roots!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -155,6 +156,9 @@ class Outage:
             self.wait(error, stop=stop)
 
 
+PROCESS_NAME = re.compile(r"Process-[0-9a-f]{32}")
+
+
 class OncePerOutage(logging.Filter):
     """For a logger of code that is not ours, which logs each failed database call (django-q2: the
     pusher's failed poll with a traceback, the sentinel's failed status save twice a second): an error
@@ -174,10 +178,13 @@ class OncePerOutage(logging.Filter):
         if error is not None and not isinstance(error, DATABASE_ERRORS):
             return True
         message = record.getMessage()
+        # django-q2 names each process anew (`Process-<hex>`): the sentinel's "reincarnated pusher
+        # Process-... after sudden death", every 10 s while the broker's database is away, is one message.
+        key = PROCESS_NAME.sub("Process-*", message)
         now = time.monotonic()
-        if now - self.said.get(message, -math.inf) < self.REPEATS_SILENCED_SECONDS:
+        if now - self.said.get(key, -math.inf) < self.REPEATS_SILENCED_SECONDS:
             return False
-        self.said[message] = now
+        self.said[key] = now
         if error is not None:
             record.msg, record.args = f"{message} ({_reason(error)}); said once a minute while it lasts", ()
             record.exc_info = record.exc_text = None

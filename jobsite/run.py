@@ -7,6 +7,9 @@ that exits, and the embedded PostgreSQL when it dies; an external database that 
 SIGINT, SIGTERM or SIGHUP (to this process or to its whole process group) stops the children, then the
 embedded PostgreSQL, whoever started the postmaster that runs by then. `--role worker` starts a worker
 node only: that is how a cluster grows onto more machines.
+
+Installed, the same is the `jobsite` command: `jobsite run` (web and worker), `jobsite web`,
+`jobsite worker` (`cli()`); `--slots N` on either form sets the node's engine slots (JOBSITE_ENGINE_WORKERS).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import ctypes
 import io
 import logging
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,11 +29,12 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
 from jobsite import config, embedded, node_lock
-from jobsite.conf import conf
+from jobsite.conf import MAX_ENGINE_WORKERS, conf
 from jobsite.outage import DATABASE_ERRORS, Outage
 
 log = logging.getLogger("jobsite.run")
@@ -231,11 +237,61 @@ class Heartbeat(threading.Thread):
         connection.close()
 
 
+def slot_count(raw: str) -> int:
+    """`--slots`: a whole number of engine slots, 1 to MAX_ENGINE_WORKERS."""
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {raw!r}") from None
+    if not 1 <= value <= MAX_ENGINE_WORKERS:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_ENGINE_WORKERS}, not {value}")
+    return value
+
+
+def _add_slots(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--slots",
+        type=slot_count,
+        metavar="N",
+        help=f"engine slots of this worker node, 1 to {MAX_ENGINE_WORKERS} "
+        "(default: JOBSITE_ENGINE_WORKERS, else 8); each execution controller and worker loop holds one",
+    )
+
+
 def main(argv=None) -> int:
+    """`python -m jobsite.run [--role all|web|worker] [--slots N]`."""
     parser = argparse.ArgumentParser(prog="python -m jobsite.run", description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=["all", "web", "worker"], default="all", help="what this node runs")
+    _add_slots(parser)
     args = parser.parse_args(argv)
-    roles = {"web", "worker"} if args.role == "all" else {args.role}
+    return serve(args.role, args.slots)
+
+
+COMMANDS = {
+    "run": ("all", "a whole node: web server and worker node (the embedded PostgreSQL unless DATABASE_URL is set)"),
+    "web": ("web", "a web server only (API, console, admin)"),
+    "worker": ("worker", "a worker node only: execution controllers, worker loops and control actions"),
+}
+
+
+def cli(argv=None) -> int:
+    """The `jobsite` command (pyproject.toml [project.scripts]): `jobsite run|web|worker [--slots N]`."""
+    parser = argparse.ArgumentParser(prog="jobsite", description="One Jobsite node in the foreground.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,web,worker}")
+    for name, (_role, help_) in COMMANDS.items():
+        command = commands.add_parser(name, help=help_, description=help_)
+        if name != "web":
+            _add_slots(command)
+    args = parser.parse_args(argv)
+    return serve(COMMANDS[args.command][0], getattr(args, "slots", None))
+
+
+def serve(role: str, slots: int | None = None) -> int:
+    """Run one node with `role` (all, web or worker) in the foreground until a stop signal."""
+    roles = {"web", "worker"} if role == "all" else {role}
+    if slots is not None:
+        # Read by the settings of this process and of every child it starts.
+        os.environ["JOBSITE_ENGINE_WORKERS"] = str(slots)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
@@ -255,7 +311,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
     # Children share this node's identity and secret key.
     os.environ.setdefault("JOBSITE_NODE_ID", config.node_id(data_dir))
-    os.environ.setdefault("SECRET_KEY", config.secret_key(data_dir))
+    key_given = bool(os.environ.get("SECRET_KEY"))
+    if not key_given:
+        os.environ["SECRET_KEY"] = config.secret_key(data_dir)
 
     embedded_pgdata = None if os.environ.get("DATABASE_URL") else (data_dir / "pg").resolve()
     embedded_db = None
@@ -286,6 +344,8 @@ def main(argv=None) -> int:
         node = start_node(roles, admin_notice, stop_requested)
         if node is None:
             return 0
+        if embedded_db:
+            admin_notice.write(second_node_notice(embedded_db.url, data_dir, key_given))
         connections.close_all()  # this thread is done with the database until the stop: no stale connection
         log.info("node %s (%s) roles=%s", node.node_id, node.hostname, ",".join(sorted(roles)))
         heartbeat = Heartbeat(conf.node_heartbeat_seconds)
@@ -307,7 +367,7 @@ def main(argv=None) -> int:
             web = next(child for child in children if child.name == "web")
             wait_until_serving(port, web, stop_requested, supervise)
             log.info("Jobsite on http://localhost:%s/ (API /v1, admin /admin/, API docs /api/docs/)", port)
-            print(admin_notice.getvalue(), end="", flush=True)
+        print(admin_notice.getvalue(), end="", flush=True)
 
         while not stop_requested.wait(SUPERVISE_SECONDS):
             supervise()
@@ -335,6 +395,36 @@ def main(argv=None) -> int:
             else:
                 embedded.stop_server(embedded_pgdata)
         log.info("stopped")
+
+
+def second_node_notice(database_url: str, data_dir, key_given: bool) -> str:
+    """How to start another worker node on this machine against this node's embedded PostgreSQL (it
+    listens on a Unix socket: this machine only). The secret key is named, never printed: its file's path,
+    or the variable this node was given it in."""
+    secret = '"$SECRET_KEY"' if key_given else f'"$(cat {shlex.quote(str(data_dir / "secret_key"))})"'
+    command = " ".join(
+        [
+            f"DATABASE_URL={shlex.quote(database_url)}",
+            f"SECRET_KEY={secret}",
+            f"JOBSITE_DATA_DIR={shlex.quote(f'{data_dir}-node2')}",
+            *worker_command(),
+        ]
+    )
+    return (
+        f"\nThe embedded PostgreSQL: DATABASE_URL={database_url}\n"
+        "Another worker node on this machine (its own data directory; the same secret key):\n\n"
+        f"    {command}\n\n"
+    )
+
+
+def worker_command() -> list[str]:
+    """`jobsite worker` as this machine runs it: the installed command, else this Python's module."""
+    beside = Path(sys.executable).parent / "jobsite"
+    if shutil.which("jobsite") == str(beside):
+        return ["jobsite", "worker"]
+    if beside.exists():
+        return [str(beside), "worker"]
+    return [sys.executable, "-m", "jobsite.run", "--role", "worker"]
 
 
 def start_node(roles: set[str], admin_notice: io.StringIO, stop_requested: threading.Event):

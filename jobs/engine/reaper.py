@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 S = ExecutionStatus
 # Where each loop's queued arguments carry its placement (its task's pk).
 LOOP_PLACEMENT_ARG = {dispatch.RUN_CONTROLLER: 1, dispatch.RUN_WORKER: 2}
+# django-q2's Redis broker keeps a queue as the list `django_q:<queue>:q`; each node's engine queue is
+# `engine.<node id>` (jobs/dispatch.py).
+REDIS_ENGINE_LISTS = f"django_q:{dispatch.engine_queue('*')}:q"
 
 
 def reap(node_id: str) -> None:
@@ -73,25 +77,46 @@ def end_orphaned_stops(silence_seconds: float, actor: str) -> None:
 
 
 def purge_dead_queue_rows(limit: int = 500) -> int:
-    """Queue rows of loops that can never be wanted again: their placement ended (the reaper took the
-    loop for dead, the execution ended), or they come from before placements. A killed engine process
-    leaves its row locked for the queue's retry time (days); redelivered then, the loop would only find
-    out it is not wanted, so the row goes now. Only the ORM broker's rows can be read here; with Redis,
-    a redelivered loop still does nothing."""
-    if "orm" not in settings.Q_CLUSTER:
-        return 0
-    dead = []
-    for pk, payload in OrmQ.objects.filter(key__startswith="engine.").values_list("pk", "payload")[:limit]:
-        try:
-            queued = SignedPackage.loads(payload)
-        except Exception:  # not signed with this cluster's key: not ours to judge
-            continue
-        placement_arg = LOOP_PLACEMENT_ARG.get(queued.get("func"))
-        if placement_arg is None:
-            continue
-        args = queued.get("args") or ()
-        task_pk = args[placement_arg] if len(args) > placement_arg else None
-        if task_pk is None or not registry.still_wanted(task_pk):
-            dead.append(pk)
+    """Queued loops that can never be wanted again: their placement ended (the reaper took the loop for
+    dead, the execution ended), or they come from before placements. Delivered, such a loop would only
+    find out it is not wanted; they go now instead of lingering. With the ORM broker, a killed engine
+    process leaves its row locked for the queue's retry time (days); with Redis, loops queued to a node
+    that died before taking them stay in its list (`django_q:engine.<node id>:q`) for good."""
+    if "orm" in settings.Q_CLUSTER:
+        return _purge_orm_rows(limit)
+    if "redis" in settings.Q_CLUSTER:
+        return purge_redis_entries(get_broker().connection, limit)
+    return 0
+
+
+def _purge_orm_rows(limit: int) -> int:
+    rows = OrmQ.objects.filter(key__startswith="engine.").values_list("pk", "payload")[:limit]
+    dead = [pk for pk, payload in rows if _unwanted(payload)]
     deleted, _ = OrmQ.objects.filter(pk__in=dead).delete()
     return deleted
+
+
+def purge_redis_entries(connection, limit: int = 500) -> int:
+    """The Redis broker's side of `purge_dead_queue_rows`: every node's engine list is looked at (at most
+    `limit` entries of each); an entry is removed by its value, so one a node takes meanwhile is left be."""
+    removed = 0
+    for key in connection.scan_iter(match=REDIS_ENGINE_LISTS, count=100):
+        for payload in connection.lrange(key, 0, limit - 1):
+            if _unwanted(payload):
+                removed += connection.lrem(key, 1, payload)
+    return removed
+
+
+def _unwanted(payload) -> bool:
+    """A queued loop whose placement (its task) no longer runs. Payloads not signed with this cluster's
+    key, and other functions, are not ours to judge."""
+    try:
+        queued = SignedPackage.loads(payload)
+    except Exception:
+        return False
+    placement_arg = LOOP_PLACEMENT_ARG.get(queued.get("func"))
+    if placement_arg is None:
+        return False
+    args = queued.get("args") or ()
+    task_pk = args[placement_arg] if len(args) > placement_arg else None
+    return task_pk is None or not registry.still_wanted(task_pk)

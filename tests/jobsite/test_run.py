@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -235,3 +236,73 @@ def _node_seen(url, node_id):
 def _node_stopped(url, node_id):
     row = _query(url, "SELECT stopped_at IS NOT NULL FROM tasks_node WHERE node_id = %s", [node_id])
     return row == (True,)
+
+
+SECOND_NODE_LINE = re.compile(r"^    (DATABASE_URL=\S+ SECRET_KEY=.+ worker)$", re.MULTILINE)
+
+
+def read_until(process, pattern, timeout=90) -> str:
+    """The node's output until `pattern` matches it (the process's stdout is read line by line)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if pattern.search("".join(seen)):
+            return "".join(seen)
+    raise AssertionError("not printed:\n" + "".join(seen))
+
+
+def test_a_second_node_joins_the_embedded_database_with_the_printed_command(tmp_path):
+    """`make run` prints its embedded database's URL and the command for a second worker node on this
+    machine; the secret key is named by its file, never printed. That node joins with an id of its own,
+    and waits (does not exit) while the first node, and with it the database, is stopped."""
+    port = free_port()
+    first = start_node(tmp_path / "first", port, JOBSITE_ADMIN_PASSWORD="pw-first")
+    second = None
+    try:
+        output = read_until(first, SECOND_NODE_LINE)
+        command = SECOND_NODE_LINE.search(output).group(1)
+        secret = (tmp_path / "first" / "secret_key").read_text().strip()
+        assert secret not in output
+        assert f"$(cat {tmp_path / 'first' / 'secret_key'})" in command
+        assert f"JOBSITE_DATA_DIR={tmp_path / 'first'}-node2 " in command
+
+        # As typed in a shell (bash runs the one command in its own process: signals reach the node).
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY", "JOBSITE_DATA_DIR")}
+        env["JOBSITE_NODE_HEARTBEAT_SECONDS"] = "1"
+        second = subprocess.Popen(
+            ["bash", "-c", f"{command} --slots 2"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        database_url = re.search(r"DATABASE_URL=(\S+)", command).group(1)
+        id_file = tmp_path / "first-node2" / "node_id"
+        assert wait_until(lambda: id_file.exists() or second.poll() is not None, timeout=60)
+        assert second.poll() is None, second.stdout.read()
+        second_id = id_file.read_text().strip()
+        assert second_id != (tmp_path / "first" / "node_id").read_text().strip()
+        assert wait_until(lambda: _node_slots(database_url, second_id) == 2, timeout=60)
+        assert wait_for_health(port, first)["worker_nodes"] == 2
+
+        stop_node(first)
+        assert first.returncode == 0
+        time.sleep(8)  # the database is gone: the second node waits for it
+        assert second.poll() is None, second.stdout.read()
+    finally:
+        if first.poll() is None:
+            stop_node(first)
+        if second is not None:
+            output = stop_node(second)
+    assert second.returncode == 0, output
+    assert "database unavailable" in output
+
+
+def _node_slots(url, node_id):
+    row = _query(url, "SELECT total FROM tasks_node WHERE node_id = %s AND stopped_at IS NULL", [node_id])
+    return row and row[0]

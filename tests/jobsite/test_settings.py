@@ -208,3 +208,16 @@ def test_a_bad_jobsite_setting_stops_the_start_with_its_name(tmp_path):
 
     assert result.returncode != 0
     assert "JOBSITE_STOP_TIMEOUT_SECONDS must be a float, not 'soon'" in result.stderr
+
+
+def test_engine_slots_out_of_bounds_stop_the_start_with_the_bounds(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=bare_environment(tmp_path, JOBSITE_ENGINE_WORKERS="0"),
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode != 0
+    assert "JOBSITE_ENGINE_WORKERS must be 1 to 256, not 0" in result.stderr
