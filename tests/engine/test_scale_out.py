@@ -6,12 +6,14 @@ and the killed node shows disconnected once it has been silent for the node time
 import dataclasses
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution, Slice
 from tasks.models import Node, Task
+from tests.conftest import ADMIN_PASSWORD
 from tests.engine.conftest import (
     NODE_ENV,
     RUN_WORKER_NODE,
@@ -39,6 +41,24 @@ def loops_by_node(ex_id: str) -> dict[str, int]:
     for node_id in Task.objects.running().filter(target=ex_id, action=WORKER_ACTION).values_list("node_id", flat=True):
         counts[node_id] = counts.get(node_id, 0) + 1
     return counts
+
+
+@pytest.fixture
+def nodes_view(server_with, admin):
+    """A web server of the test's own that judges the nodes with their own short node timeout."""
+    url = server_with(JOBSITE_NODE_TIMEOUT_SECONDS=NODE_ENV["JOBSITE_NODE_TIMEOUT_SECONDS"])
+    with httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=30) as client:
+        yield client
+
+
+def cluster_state(api) -> dict:
+    response = api.get("/v1/cluster/state")
+    assert response.status_code == 200, response.text
+    return {node_id: node for node_id, node in response.json().items() if node_id in NODE_IDS}
+
+
+def processes(node: dict, ex_id: str, assignment: str) -> list[dict]:
+    return [entry for entry in node["active"] if entry["ex_id"] == ex_id and entry["assignment"] == assignment]
 
 
 def held_by(ex_id: str, node_id: str) -> int:
@@ -70,7 +90,7 @@ def three_nodes(process_env, tmp_path, settings):
                 node.stop()
 
 
-def test_three_nodes_share_an_execution_and_two_finish_what_a_killed_one_held(api, three_nodes):
+def test_three_nodes_share_an_execution_and_two_finish_what_a_killed_one_held(api, three_nodes, nodes_view):
     wait_until(
         lambda: Node.objects.connected().filter(node_id__in=NODE_IDS, total=SLOTS).count() == 3,
         timeout=30,
@@ -86,6 +106,27 @@ def test_three_nodes_share_an_execution_and_two_finish_what_a_killed_one_held(ap
     )
     controller_node = Execution.objects.get(pk=ex_id).controller_node_id
     assert controller_node in NODE_IDS
+    # /cluster/state shows the three nodes connected, and the processes each runs for the execution, with
+    # the pids of live processes of that node (once each loop's process has taken its task).
+    state = wait_until(
+        lambda: (
+            (state := cluster_state(nodes_view))
+            and sum(len(processes(node, ex_id, "worker")) for node in state.values()) == 6
+            and state
+        ),
+        timeout=30,
+        message=f"six workers in /cluster/state: {cluster_state(nodes_view)}",
+    )
+    assert set(state) == set(NODE_IDS)
+    for node in three_nodes:
+        shown = state[node.node_id]
+        assert shown["state"] == "connected" and shown["total"] == SLOTS, shown
+        workers = processes(shown, ex_id, "worker")
+        assert len(workers) == spread[node.node_id], (spread, shown)
+        controllers = processes(shown, ex_id, "execution_controller")
+        assert len(controllers) == (1 if node.node_id == controller_node else 0), shown
+        assert shown["available"] == SLOTS - len(workers) - len(controllers), shown
+        assert all(node.owns(entry["pid"]) for entry in workers + controllers), shown
     victim = next(
         node for node in sorted(three_nodes, key=lambda node: -spread[node.node_id]) if node.node_id != controller_node
     )
@@ -122,6 +163,10 @@ def test_three_nodes_share_an_execution_and_two_finish_what_a_killed_one_held(ap
         )
         assert gone.stopped_at is None  # it never said goodbye: silent, not stopped
         assert all(Node.objects.get(node_id=node.node_id).is_connected for node in survivors)
+        state = cluster_state(nodes_view)
+        assert state[victim.node_id]["state"] == "disconnected", state[victim.node_id]
+        assert state[victim.node_id]["active"] == [] and state[victim.node_id]["available"] == 0
+        assert all(state[node.node_id]["state"] == "connected" for node in survivors), state
     finally:
         for node in survivors:
             settle(api, node)
