@@ -18,7 +18,7 @@ import os
 import threading
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connections
+from django.db import connections
 
 from jobsite.conf import conf
 from jobsite.models import HistogramSeries
@@ -128,7 +128,7 @@ def flush(buffer: Buffer = requests, using: str = "default") -> int:
     try:
         with connections[using].cursor() as cursor:
             cursor.execute(_UPSERT, [json.dumps(rows)])
-    except DatabaseError:
+    except Exception:  # a database error, or no database to be had: the counts wait for the next flush
         buffer.put_back(taken)
         raise
     return len(rows)
@@ -158,7 +158,8 @@ class Flusher(threading.Thread):
             if self.failing:
                 log.info("request metrics are flushed again")
             self.failing = False
-        except DatabaseError as error:  # the counts are kept for the next round; said once per outage
+        # Whatever the failure, the thread lives on: the counts are kept for the next round; said once per outage.
+        except Exception as error:
             if not self.failing:
                 log.warning("could not flush request metrics (kept for the next try): %s", error)
             self.failing = True
