@@ -1,47 +1,30 @@
-"""The cumulative histograms of `/metrics` (jobsite/metrics/histograms.py), and the trigger that adds each
+"""The cumulative histograms of `/metrics` (jobsite/metrics/histograms.py), and the trigger that notes each
 task's runtime when it ends, whichever process or code path ends it (a finish, a failure, the reaper).
 
-`jobsite_add_counts` adds two bucket arrays element by element; the flush of the web processes uses it too.
-A series whose stored bounds differ from the new observation's (the buckets were changed in a release)
-starts over, which Prometheus reads as a counter reset. The trigger's bounds are TASK_RUNTIME_BOUNDS, as
-of this migration (a test checks they still agree).
+The trigger only appends a row to `jobsite_taskruntimeobservation`: no unique key, no update, so the
+transaction that ends a task (which may end several, of several actions, and hold execution rows) never
+waits on another for a metric, nor can deadlock with one. Housekeeping folds the rows into the histogram
+(jobsite/metrics/histograms.py, which alone knows the bucket bounds); a scrape adds the rows not folded yet.
+
+`jobsite_add_counts` adds two bucket arrays element by element, for the upserts of the fold and of the web
+processes' flush. A series whose stored bounds differ from the new counts' (the buckets were changed in a
+release) starts over, which Prometheus reads as a counter reset.
 """
 
 import django.contrib.postgres.fields
 from django.db import migrations, models
 
-TASK_RUNTIME_BOUNDS = "0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400"
-
-FORWARD = f"""
+FORWARD = """
 CREATE FUNCTION jobsite_add_counts(a bigint[], b bigint[]) RETURNS bigint[] LANGUAGE sql IMMUTABLE AS $$
     SELECT array_agg(coalesce(x, 0) + coalesce(y, 0) ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
 $$;
 
 CREATE FUNCTION jobsite_observe_task_runtime() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    bounds double precision[] := ARRAY[{TASK_RUNTIME_BOUNDS}]::double precision[];
-    seconds double precision := greatest(extract(epoch FROM NEW.finished_at - NEW.started_at), 0);
-    slot integer := array_length(bounds, 1) + 1;
-    one bigint[] := array_fill(0::bigint, ARRAY[array_length(bounds, 1) + 1]);
 BEGIN
-    FOR i IN 1 .. array_length(bounds, 1) LOOP
-        IF seconds <= bounds[i] THEN
-            slot := i;
-            EXIT;
-        END IF;
-    END LOOP;
-    one[slot] := 1;
-    INSERT INTO jobsite_histogramseries AS s (metric, labels, bounds, buckets, sum, count, updated)
-    VALUES ('task_runtime_seconds',
-            ARRAY[NEW.action, CASE WHEN NEW.error IS NULL THEN 'ok' ELSE 'error' END],
-            bounds, one, seconds, 1, now())
-    ON CONFLICT (metric, labels) DO UPDATE SET
-        buckets = CASE WHEN s.bounds = EXCLUDED.bounds THEN jobsite_add_counts(s.buckets, EXCLUDED.buckets)
-                  ELSE EXCLUDED.buckets END,
-        sum = CASE WHEN s.bounds = EXCLUDED.bounds THEN s.sum + EXCLUDED.sum ELSE EXCLUDED.sum END,
-        count = CASE WHEN s.bounds = EXCLUDED.bounds THEN s.count + EXCLUDED.count ELSE EXCLUDED.count END,
-        bounds = EXCLUDED.bounds,
-        updated = EXCLUDED.updated;
+    INSERT INTO jobsite_taskruntimeobservation (action, outcome, seconds)
+    VALUES (NEW.action,
+            CASE WHEN NEW.error IS NULL THEN 'ok' ELSE 'error' END,
+            greatest(extract(epoch FROM NEW.finished_at - NEW.started_at), 0));
     RETURN NULL;
 END $$;
 
@@ -101,6 +84,18 @@ class Migration(migrations.Migration):
             options={
                 "ordering": ["metric", "labels"],
                 "constraints": [models.UniqueConstraint(fields=("metric", "labels"), name="histogram_series_key")],
+            },
+        ),
+        migrations.CreateModel(
+            name="TaskRuntimeObservation",
+            fields=[
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("action", models.CharField(max_length=200)),
+                ("outcome", models.CharField(help_text="ok or error", max_length=8)),
+                ("seconds", models.FloatField()),
+            ],
+            options={
+                "ordering": ["id"],
             },
         ),
         migrations.RunSQL(FORWARD, BACKWARD),
