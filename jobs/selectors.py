@@ -1,14 +1,24 @@
 """Reads behind the job and execution pages and routes: lists (paged and sorted as the caller's options
-say) and the lookups that go with them. Nothing here writes."""
+say) and the lookups that go with them, and the cluster-wide figures of `/cluster/stats` and `/metrics`.
+Nothing here writes."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from django.db.models import Count
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
 
-from jobs.lifecycle import INDEXING, RUNNING, SliceState, indexer_state
+from jobs import dispatch
+from jobs.lifecycle import INDEXING, RUNNING, ExecutionStatus, SliceState, indexer_state
 from jobs.models import Execution, Job, Slice
 from jobs.services import controller_alive, get_execution, get_job, latest_execution
+from jobsite import actions
 from jobsite.errors import NotFound
+from tasks.models import Task
 
 
 class Paging(Protocol):
@@ -102,3 +112,103 @@ def indexer_states(jobs: list[Job]) -> dict[str, tuple[Execution | None, str, in
         in_flight = execution is not None and execution.ex_id in busy
         states[job.job_id] = (execution, indexer_state(status, in_flight), counts.get(job.job_id, 0))
     return states
+
+
+# --- cluster-wide figures (`/cluster/stats`, `/metrics`) ------------------------------------------------
+
+
+def executions_by_status() -> dict[str, int]:
+    """How many executions are in each status (every status present, zero or not)."""
+    counts = dict.fromkeys(ExecutionStatus.values, 0)
+    counts.update(Execution.objects.order_by().values_list("status").annotate(n=Count("ex_id")))
+    return counts
+
+
+@dataclass
+class ExecutionProgress:
+    """A living execution's progress as its controller keeps it in `_slicer_stats` (refreshed twice a
+    second), the slices its workers hold now, and the records its workers' readers fetched."""
+
+    ex_id: str
+    job_id: str
+    name: str
+    started: datetime
+    processed: int
+    failed: int
+    queued: int
+    in_hand: int
+    records: int
+
+    @property
+    def seconds(self) -> float:
+        return max((timezone.now() - self.started).total_seconds(), 0.0)
+
+
+def living_progress() -> list[ExecutionProgress]:
+    """Every living execution's progress, in three queries whatever the number of slices: the slice
+    counts come from the counters the controllers keep, not from counting slice rows; only the slices
+    in hand (at most a batch per worker loop) are counted."""
+    living = Execution.objects.living()
+    in_hand = dict(
+        Slice.objects.in_hand()
+        .filter(execution__in=living)
+        .order_by()
+        .values_list("execution_id")
+        .annotate(n=Count("id"))
+    )
+    records: dict[str, int] = {}
+    workers = Task.objects.filter(action=actions.JOBS_EXECUTION_WORKER, target__in=living.values("ex_id"))
+    for ex_id, status in workers.values_list("target", "status"):
+        reader = ((status or {}).get("analytics") or {}).get("0") or {}
+        records[ex_id] = records.get(ex_id, 0) + int(reader.get("count", 0))
+    progress = []
+    for ex_id, job_id, name, created, stats in living.order_by("created").values_list(
+        "ex_id", "job_id", "name", "created", "slicer_stats"
+    ):
+        stats = stats or {}
+        progress.append(
+            ExecutionProgress(
+                ex_id=ex_id,
+                job_id=job_id,
+                name=name,
+                started=_parsed(stats.get("started")) or created,
+                processed=int(stats.get("processed", 0)),
+                failed=int(stats.get("failed", 0)),
+                queued=int(stats.get("queued", 0)),
+                in_hand=in_hand.get(ex_id, 0),
+                records=records.get(ex_id, 0),
+            )
+        )
+    return progress
+
+
+def _parsed(moment) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(moment).replace("Z", "+00:00")) if moment else None
+    except ValueError:
+        return None
+
+
+def _orm_broker() -> bool:
+    """Whether django-q2's `get_broker()` gives the ORM broker (its own order of precedence). Asked of the
+    configuration: creating an ORM broker closes the caller's database connection if it is due."""
+    return bool(Conf.ORM) and not (Conf.BROKER_CLASS or Conf.IRON_MQ or isinstance(Conf.SQS, dict))
+
+
+def _orm_broker() -> bool:
+    """Whether django-q2's `get_broker()` gives the ORM broker (its own order of precedence). Asked of the
+    configuration: creating an ORM broker closes the caller's database connection if it is due."""
+    return bool(Conf.ORM) and not (Conf.BROKER_CLASS or Conf.IRON_MQ or isinstance(Conf.SQS, dict))
+
+
+def queue_depths(node_ids) -> dict[str, int]:
+    """Messages waiting in each django-q2 queue: the engine queue of each of `node_ids` and the control
+    queue. Any broker answers through django-q2's `queue_size()`; the ORM broker's rows are counted in one
+    query (the rows its `queue_size()` counts) rather than one per queue."""
+    names = [dispatch.engine_queue(node_id) for node_id in node_ids] + [dispatch.CONTROL_QUEUE]
+    if not _orm_broker():
+        return {name: get_broker(name).queue_size() for name in names}
+    depths = dict.fromkeys(names, 0)
+    waiting = OrmQ.objects.using(Conf.ORM).filter(key__in=names, lock__lte=timezone.now())
+    depths.update(waiting.order_by().values_list("key").annotate(n=Count("id")))
+    return depths

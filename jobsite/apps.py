@@ -10,6 +10,6 @@ class JobsiteConfig(AppConfig):
         from jobsite.admin import grant_privilege_permissions
         from jobsite.api import schema  # noqa: F401  (registers the OpenAPI extensions)
 
-        # Django sends post_migrate only to apps with models, which jobsite has not: listen for auth's,
-        # sent on every migrate and flush.
+        # Listen for auth's post_migrate (sent on every migrate and flush): the permissions granted are
+        # auth's, and jobsite had no models of its own to be sent one when this was written.
         post_migrate.connect(grant_privilege_permissions, sender=self.apps.get_app_config("auth"))

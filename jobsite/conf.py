@@ -87,12 +87,17 @@ class JobsiteSettings:
 
     # Worker loops one execution may ask for; 0: the cluster's engine slots (at most 1,024 in any case).
     max_workers: int = 0
+    # Web processes add the request latencies they measured to the shared `/metrics` histograms this often
+    # (and at exit): what a scrape shows lags by up to this much.
+    metrics_flush_seconds: float = 5.0
 
     def __post_init__(self):
         if self.anonymous not in ANONYMOUS_MODES:
             raise ValueError(f"JOBSITE_ANONYMOUS must be none, read or manage, not {self.anonymous!r}")
         if not 1 <= self.engine_workers <= MAX_ENGINE_WORKERS:
             raise ValueError(f"JOBSITE_ENGINE_WORKERS must be 1 to {MAX_ENGINE_WORKERS}, not {self.engine_workers}")
+        if self.metrics_flush_seconds <= 0:
+            raise ValueError(f"JOBSITE_METRICS_FLUSH_SECONDS must be above 0, not {self.metrics_flush_seconds!r}")
         roots = paths_of(self.file_roots)
         if (self.file_roots and not roots) or not all(os.path.isabs(root) for root in roots):
             raise ValueError(f"JOBSITE_FILE_ROOTS must be absolute paths separated by : or , not {self.file_roots!r}")

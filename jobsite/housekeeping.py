@@ -1,5 +1,6 @@
 """What every engine node does besides running loops: the reaper, the retention purges, forgetting nodes
-silent for JOBSITE_NODE_FORGET_SECONDS, and removing its unpacked copies of deleted assets.
+silent for JOBSITE_NODE_FORGET_SECONDS, removing its unpacked copies of deleted assets, and folding the
+task runtimes observed into the `/metrics` histogram.
 
 It runs in the main process of the engine's django-q2 cluster (jobsite/management/commands/qcluster.py),
 so it runs however the node was started. Every step is idempotent and uses conditional updates, so any
@@ -19,6 +20,7 @@ from jobs.engine.reaper import reap
 from jobs.services import place
 from jobsite.access.audit import purge_old_entries
 from jobsite.conf import conf
+from jobsite.metrics.histograms import fold_task_runtimes
 from jobsite.outage import DATABASE_ERRORS, Outage
 from tasks import registry
 from tasks.models import Node
@@ -33,7 +35,8 @@ PURGE_LOCK = 0x6A6F6275  # pg advisory lock key for the purges
 
 def run(*, while_true) -> None:
     """Housekeeping every `JOBSITE_NODE_HEARTBEAT_SECONDS` for as long as `while_true()` says so: this
-    node's engine slots stay registered, dead loops are reaped and loops are placed on free slots."""
+    node's engine slots stay registered, dead loops are reaped, loops are placed on free slots and task
+    runtimes are folded into their histogram."""
     next_round = next_purge = next_reap = 0.0
     registered = False
     outage = Outage("housekeeping")
@@ -51,6 +54,9 @@ def run(*, while_true) -> None:
             if time.monotonic() >= next_reap:
                 reap(this_node_id())
             place()
+            # Outside any state change, bounded in rows and time (see fold_task_runtimes); every node folds
+            # each round, so the observations do not pile up while any node runs.
+            fold_task_runtimes()
             if time.monotonic() >= next_purge:
                 purge_expired()
                 remove_deleted_copies()

@@ -50,7 +50,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it sees every request before the others and shapes every API answer, theirs included.
+    # Outside everything: it times every answer for /metrics, and only counts in memory.
+    "jobsite.api.middleware.RequestLatencyMiddleware",
+    # Then: it sees every request before the others and shapes every API answer, theirs included.
     "jobsite.api.middleware.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

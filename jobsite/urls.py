@@ -13,6 +13,7 @@ from jobs.api.urls import urlpatterns as job_routes
 from jobsite import console
 from jobsite.access import urls as access_console
 from jobsite.api.catchall import CatchAllView
+from jobsite.api.metrics import MetricsView
 from jobsite.api.routes import re_path_any_case
 from jobsite.api.views import HealthView, InfoView
 from tasks.api import urls as task_routes
@@ -33,6 +34,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include((console_routes, "console"), namespace="console")),
     path("healthz", HealthView.as_view(), name="healthz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     # Elasticsearch routes: case-sensitive, at the root only (and under /_xpack, deprecated).

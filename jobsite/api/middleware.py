@@ -4,6 +4,7 @@ import json
 import logging
 import re
 import sys
+import time
 
 from django.core.signals import got_request_exception
 from django.db import connections
@@ -22,6 +23,7 @@ from jobsite.api.errors import (
     too_large_message,
 )
 from jobsite.conf import conf
+from jobsite.metrics import histograms
 
 MAX_OPAQUE_ID_LENGTH = 255  # what the audit log keeps; a longer one is not echoed either
 # The asset upload route takes zips (JOBSITE_ASSET_MAX_BYTES, 100 MB by default); every other body is JSON
@@ -68,12 +70,37 @@ def _used_the_database() -> bool:
     return any(connection.connection is not None for connection in connections.all(initialized_only=True))
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestLatencyMiddleware:
+    """Outermost in MIDDLEWARE: times every answer (the guard's refusals too) until its headers, for the
+    `/metrics` histogram, by the route's name (never the raw path: the label values stay few), the method
+    and the status class. It only counts in memory; the process's flusher adds the counts to the database
+    every `JOBSITE_METRICS_FLUSH_SECONDS` (jobsite/metrics/histograms.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        began = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        histograms.observe_request(
+            match.view_name if match is not None else "unmatched",
+            request.method if request.method in METHODS else "other",
+            f"{response.status_code // 100}xx",
+            time.perf_counter() - began,
+        )
+        return response
+
+
 class ApiGuardMiddleware:
-    """First in MIDDLEWARE. It refuses what no view should see (a NUL in the path or query; on API paths, a
-    body over the size limit), and on API paths (everything but the console, the admin, static files and
-    the API docs page) makes sure every answer is in the surface's shape: an error page Django rendered
-    itself (an unmatched path, a middleware that failed, a database that went away) becomes the same
-    status, or 503 for the database, as JSON."""
+    """First in MIDDLEWARE after the latency timer. It refuses what no view should see (a NUL in the path or
+    query; on API paths, a body over the size limit), and on API paths (everything but the console, the
+    admin, static files and the API docs page) makes sure every answer is in the surface's shape: an error
+    page Django rendered itself (an unmatched path, a middleware that failed, a database that went away)
+    becomes the same status, or 503 for the database, as JSON."""
 
     def __init__(self, get_response):
         self.get_response = get_response
