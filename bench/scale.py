@@ -1,7 +1,7 @@
 """Scale-out benchmark: slice throughput with 1, 2 and 3 worker nodes on this machine against one
 database, each figure a ratio to the 1-node run of the same benchmark, with where the time went.
 
-    .venv/bin/python bench/scale.py            # 6,000 one-record slices per run (a few minutes on 2 cores)
+    .venv/bin/python bench/scale.py            # 20,000 one-record slices per run (about a minute and a half on 2 cores)
     .venv/bin/python bench/scale.py --quick    # 1,500: checks that the benchmark works
     .venv/bin/python -m bench.scale --quick    # the same, as a module
 
@@ -37,8 +37,9 @@ from bench import log, wait_for
 from bench.main import add_stack_arguments, run_benchmark_main
 from bench.measure import proc_tree
 from bench.report import figure_row, figure_table
-from bench.runs import once_run, slice_job, steady_seconds, worker_loop_pids
+from bench.runs import once_run, slice_job, steady_seconds
 from bench.stack import PYTHON, Stack, stop_tree
+from jobsite import actions
 
 NODES = (1, 2, 3)
 SAMPLE_SECONDS = 0.2
@@ -118,6 +119,13 @@ def node_name(number: int) -> str:
     return "worker" if number == 1 else f"worker{number}"
 
 
+def loop_roles(ex_id: str) -> dict[int, str]:
+    """The pid of each process that ran a loop of the execution: `controller` or `worker loop`."""
+    tasks = apps.get_model("tasks", "Task").objects.filter(target=ex_id, pid__isnull=False)
+    roles = {actions.JOBS_EXECUTION_CONTROLLER: "controller", actions.JOBS_EXECUTION_WORKER: "worker loop"}
+    return {pid: roles[action] for pid, action in tasks.values_list("pid", "action") if action in roles}
+
+
 def add_node(stack: Stack, number: int, slots: int) -> None:
     """Worker node `number` (2, 3), started as the first one is (bench/stack.py)."""
     name = node_name(number)
@@ -163,14 +171,14 @@ def run_benchmark(stack: Stack, args) -> dict:
             finally:
                 run["evidence"] = sampler.finish()
             run["workers"] = workers
-            # Which node's process is the busiest, and is it a worker loop (they name their pid in the slices
-            # they hold) or the controller, which alone writes every slice row?
+            # Which node's process is the busiest, and is it a worker loop or the controller, which alone writes
+            # every slice row? Each loop's task records the pid of the process that ran it.
             ids = {stack.node_env(node_name(n))["JOBSITE_NODE_ID"]: node_name(n) for n in range(1, count + 1)}
             controller = apps.get_model("jobs", "Execution").objects.get(pk=run["ex_id"]).controller_node_id
             run["controller_node"] = ids.get(controller, controller)
-            loops = worker_loop_pids(run["ex_id"])
+            loops = loop_roles(run["ex_id"])
             for top in run["evidence"]["top"]:
-                top["what"] = "worker loop" if top["pid"] in loops else "not a worker loop"
+                top["what"] = loops.get(top["pid"]) or ("a backend" if top["group"] == "postgres" else "not a loop")
             run["steady_seconds"] = steady_seconds(run["ex_id"])
             seconds = run["steady_seconds"] or run.get("server_seconds") or run["seconds"]
             run["per_s"] = round(run["processed"] / seconds, 1)
@@ -229,11 +237,11 @@ def print_report(rows: list[dict], results: dict, args):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer slices per run")
-    parser.add_argument("--slices", type=int, help="one-record slices per run (default 6000, quick 1500)")
+    parser.add_argument("--slices", type=int, help="one-record slices per run (default 20000, quick 1500)")
     add_stack_arguments(parser, name="scale", engine_workers=3)
     args = parser.parse_args(argv)
     if args.slices is None:
-        args.slices = 1500 if args.quick else 6000
+        args.slices = 1500 if args.quick else 20_000
     return args
 
 
