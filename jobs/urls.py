@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs import views
+from jobs.views import jobs as views
 
 urlpatterns = [
     path("jobs/", views.JobListView.as_view(), name="jobs"),

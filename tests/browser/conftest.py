@@ -54,3 +54,24 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=path, full_page=True)
     return path
+
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"  # axe-core, vendored (MPL-2.0)
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def accessibility_violations(page) -> list[dict]:
+    """axe-core's serious and critical violations on the page as it is now (WCAG 2 A/AA rules)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})")
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
+
+
+def assert_accessible(page) -> None:
+    violations = accessibility_violations(page)
+    assert not violations, f"{page.url}: {violations}"
