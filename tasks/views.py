@@ -92,6 +92,7 @@ def running_context(choice: Choice) -> dict:
             node = nodes.get(node_id)
             heading = f"{node.name} ({node_id})" if node else f"{node_id} (not on record)"
             groups.append(Group(heading, node_id, [(task, 0) for task in members]))
+        groups.sort(key=lambda group: group.heading)  # read by id (the index), shown by node name
     return {
         "choice": choice,
         "query": choice.query(),
