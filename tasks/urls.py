@@ -6,5 +6,5 @@ from tasks import views
 
 urlpatterns = [
     path("tasks/", views.TasksView.as_view(), name="tasks"),
-    path("tasks/<str:node_id>:<int:number>/cancel", views.CancelTaskView.as_view(), name="task-cancel"),
+    path("tasks/<str:task_id>/cancel", views.CancelTaskView.as_view(), name="task-cancel"),
 ]

@@ -69,6 +69,14 @@ class Group:
     rows: list  # (task, depth)
 
 
+def parsed(task_id: str) -> tuple[str, int]:
+    """`<node_id>:<number>` as its two parts; anything else names no task."""
+    node_id, _, number = task_id.partition(":")
+    if not node_id or not number.isdigit() or len(number) > 18:
+        raise NotFound(f"task [{task_id}] is not found")
+    return node_id, int(number)
+
+
 def is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -141,21 +149,23 @@ class CancelTaskView(ConsoleAction):
     http_method_names = ["get", "post"]
     action_by_method = {"post": actions.TASKS_CANCEL}
 
-    def get(self, request, node_id, number):
+    def get(self, request, task_id):
+        node_id, number = parsed(task_id)
         task = selectors.task_by_id(None if node_id == "-" else node_id, number)
         if task is None:
-            raise NotFound(f"task [{node_id}:{number}] is not found")
+            raise NotFound(f"task [{task_id}] is not found")
         return render(request, "tasks/cancel.html", {"task": task, "back": self.back().query()})
 
-    def post(self, request, node_id, number):
-        request._audit_target = f"{node_id}:{number}"
-        answer = super().post(request, node_id=node_id, number=number)
+    def post(self, request, task_id):
+        request._audit_target = task_id
+        answer = super().post(request, task_id=task_id)
         if not is_htmx(request):
             return answer
         # The page's running part, refreshed, with the outcome (the messages) swapped in beside it.
         return render(request, "tasks/_running.html", {**running_context(self.back()), "hx": True})
 
-    def perform(self, request, node_id, number) -> str:
+    def perform(self, request, task_id) -> str:
+        node_id, number = parsed(task_id)
         task = registry.cancel_by_id(node_id, number, reason=f"cancelled in the console by {self.actor()}")
         return f"Task {task.task_id} ({task.action}) is cancelled; it ends as its owner ends it."
 

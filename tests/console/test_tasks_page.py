@@ -260,3 +260,10 @@ def test_the_page_costs_the_same_queries_for_5_or_50_task_families(operator, nod
 
     assert few == many <= 10, (few, many)  # 6 of them load and refresh the session and the user
     assert queries_for(operator, "/console/tasks/", **params, page=2) == many
+
+
+def test_a_malformed_task_id_names_no_task(operator, nodes):
+    assert operator.get("/console/tasks/no-such-id/cancel").status_code == 404
+    operator.post("/console/tasks/node1:x/cancel")
+
+    assert "task [node1:x] is not found" in operator.get("/console/tasks/").content.decode()
