@@ -16,6 +16,7 @@ from jobsite.api.catchall import CatchAllView
 from jobsite.api.metrics import MetricsView
 from jobsite.api.routes import re_path_any_case
 from jobsite.api.views import HealthView, InfoView
+from tasks import urls as task_console
 from tasks.api import urls as task_routes
 
 teraslice_routes = [
@@ -28,6 +29,7 @@ console_routes = [
     path("", console.home, name="home"),
     *access_console.urlpatterns,
     *jobs_console.urlpatterns,
+    *task_console.urlpatterns,
 ]
 
 urlpatterns = [

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jobsite.errors import Conflict, NotFound
 from tasks.models import Task
 from tasks.nodes import this_node_id
 
@@ -177,6 +178,23 @@ def cancel(task: Task, *, reason: str = "by user request") -> Task:
         handler(task)
     task.refresh_from_db()
     return task
+
+
+def cancel_by_id(node_id: str, number: int, *, reason: str) -> Task:
+    """Cancel the task `<node_id>:<number>` as `cancel` does (the console's button). Raises NotFound when
+    there is no such task, Conflict when it already finished, cannot be cancelled, or was cancelled before
+    (in Elasticsearch's words where it has some)."""
+    task_id = f"{node_id}:{number}"
+    task = Task.objects.filter(pk=number, node_id=None if node_id == "-" else node_id).first()
+    if task is None:
+        raise NotFound(f"task [{task_id}] is not found")
+    if task.completed:
+        raise Conflict(f"task [{task_id}] already finished")
+    if not task.cancellable:
+        raise Conflict(f"task [{task_id}] doesn't support cancellation")
+    if task.cancelled:
+        raise Conflict(f"task [{task_id}] was already cancelled: it ends as its owner ends it")
+    return cancel(task, reason=reason)
 
 
 def _flag_descendants(parents: list[int], reason: str) -> None:

@@ -118,3 +118,57 @@ def family_running(root_ids: Iterable[int]) -> bool:
             pk for pk in Task.objects.filter(parent_id__in=generation).values_list("pk", flat=True) if pk not in seen
         ]
     return False
+
+
+# --- the console's tasks page -----------------------------------------------------------------------------
+
+# The page lists at most this many running tasks (and says so when there are more); the finished ones are
+# paged among the most recent FINISHED_SHOWN.
+RUNNING_SHOWN = 500
+FINISHED_SHOWN = 1_000
+NODES_SHOWN = 500
+
+
+def _on_node(tasks: QuerySet, node_id: str) -> QuerySet:
+    """Only the tasks of the node with this exact id (a page's node filter; `TaskFilter.nodes` would look
+    names up first)."""
+    return tasks.filter(node_id=node_id) if node_id else tasks
+
+
+def running_by_node(selection: TaskFilter, *, node_id: str = "", limit: int = RUNNING_SHOWN) -> list[Task]:
+    """Running tasks the selection (and node) matches, by node then oldest first (the partial index
+    `task_running_by_node`), with their parent's node; at most `limit`."""
+    tasks = with_parent_node(_on_node(selection.queryset(Task.objects.running()), node_id))
+    return list(tasks.order_by("node_id", "started_at", "id")[:limit])
+
+
+def as_tree(tasks: Iterable[Task]) -> list[tuple[Task, int]]:
+    """The tasks in tree order, each with its depth: a task comes right after its parent when the parent is
+    among them (an execution, then its controller and its workers by number); the others are roots, oldest
+    first."""
+    tasks = sorted(tasks, key=lambda task: (task.number is not None, task.number or 0, task.started_at, task.pk))
+    shown = {task.pk for task in tasks}
+    children: dict[int, list[Task]] = {}
+    for task in tasks:
+        if task.parent_id in shown:
+            children.setdefault(task.parent_id, []).append(task)
+    roots = sorted((task for task in tasks if task.parent_id not in shown), key=lambda task: (task.started_at, task.pk))
+    ordered: list[tuple[Task, int]] = []
+    stack = [(task, 0) for task in reversed(roots)]
+    while stack:
+        task, depth = stack.pop()
+        ordered.append((task, depth))
+        stack.extend((child, depth + 1) for child in reversed(children.get(task.pk, [])))
+    return ordered
+
+
+def recent_finished(selection: TaskFilter, *, node_id: str = "", cap: int = FINISHED_SHOWN) -> QuerySet:
+    """The most recently finished tasks the selection (and node) matches, newest first (the index
+    `task_finished`), at most `cap` of them: a queryset to page."""
+    tasks = with_parent_node(_on_node(selection.queryset(Task.objects.finished()), node_id))
+    return tasks.order_by("-finished_at", "-id")[:cap]
+
+
+def nodes_listed(limit: int = NODES_SHOWN) -> list[Node]:
+    """Nodes by name, for a page's node filter and the names of its groups."""
+    return list(Node.objects.order_by("name", "node_id")[:limit])
