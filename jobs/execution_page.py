@@ -137,14 +137,18 @@ def bucket_seconds(duration: float) -> int:
 
 
 def throughput(execution: Execution) -> Throughput:
-    """Slices finished per bucket of time from the execution's start to its end (or now), in one grouped
-    query over its finished slices (found through the (execution, state, ...) index), and the records
-    per slice its readers reported (`analytics`), which turn slices/s into records/s."""
+    """Slices finished per bucket of time from the execution's start to its end (while it runs, to the
+    last whole bucket), in one grouped query over its finished slices (found through the (execution,
+    state, ...) index), and the records per slice its readers reported (`analytics`), which turn slices/s
+    into records/s."""
     start = execution.created
     end = execution.updated if execution.is_terminal else timezone.now()
     end = max(end, start + timedelta(seconds=1))
     step = bucket_seconds((end - start).total_seconds())
-    buckets = math.ceil((end - start).total_seconds() / step)
+    seconds = (end - start).total_seconds()
+    # While it runs, the bucket under way is left out: drawn, its few slices so far would read as a drop.
+    buckets = math.ceil(seconds / step) if execution.is_terminal else max(math.floor(seconds / step), 1)
+    end = min(end, start + timedelta(seconds=buckets * step))
     finished = dict(
         Slice.objects.filter(execution=execution, state__in=FINISHED, updated__gte=start)
         .annotate(bucket=DateBin(Value(timedelta(seconds=step)), F("updated"), Value(start)))
@@ -161,7 +165,7 @@ def throughput(execution: Execution) -> Throughput:
         rate = slices / passed if passed > 0 else 0.0
         points.append(Point(at=at, offset=i * step, slices=slices, rate=rate, records_per_slice=per_slice))
     late = sum(n for at, n in finished.items() if at >= start + timedelta(seconds=buckets * step))
-    if late and points:  # finished after the execution's last update (a stop racing the last slice)
+    if late and execution.is_terminal:  # finished after its last update (a stop racing the last slice)
         points[-1].slices += late
         points[-1].rate = points[-1].slices / step
     return Throughput(start=start, end=end, step=step, points=points, records_per_slice=per_slice)
