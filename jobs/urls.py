@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from jobs.views import execution
 from jobs.views import jobs as views
 
 urlpatterns = [
@@ -13,4 +14,10 @@ urlpatterns = [
     path("jobs/<str:job_id>/resume", views.ResumeView.as_view(), name="job-resume"),
     path("jobs/<str:job_id>/recover", views.RecoverView.as_view(), name="job-recover"),
     path("jobs/<str:job_id>/workers", views.WorkersView.as_view(), name="job-workers"),
+    path("ex/<str:ex_id>/", execution.ExecutionView.as_view(), name="execution"),
+    path("ex/<str:ex_id>/stop", execution.StopView.as_view(), name="ex-stop"),
+    path("ex/<str:ex_id>/pause", execution.PauseView.as_view(), name="ex-pause"),
+    path("ex/<str:ex_id>/resume", execution.ResumeView.as_view(), name="ex-resume"),
+    path("ex/<str:ex_id>/recover", execution.RecoverView.as_view(), name="ex-recover"),
+    path("ex/<str:ex_id>/workers", execution.WorkersView.as_view(), name="ex-workers"),
 ]
