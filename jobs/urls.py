@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from jobs.views import cluster
 from jobs.views import jobs as views
 
 urlpatterns = [
@@ -13,4 +14,6 @@ urlpatterns = [
     path("jobs/<str:job_id>/resume", views.ResumeView.as_view(), name="job-resume"),
     path("jobs/<str:job_id>/recover", views.RecoverView.as_view(), name="job-recover"),
     path("jobs/<str:job_id>/workers", views.WorkersView.as_view(), name="job-workers"),
+    path("cluster/", cluster.ClusterView.as_view(), name="cluster"),
+    path("cluster/nodes/<str:node_id>/forget", cluster.ForgetNodeView.as_view(), name="node-forget"),
 ]
