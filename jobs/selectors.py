@@ -150,12 +150,9 @@ def living_progress(*, limit: int | None = None) -> list[ExecutionProgress]:
     the number of slices: the slice counts come from the counters the controllers keep, not from counting
     slice rows; only the slices in hand (at most a batch per worker loop) are counted."""
     living = Execution.objects.living().order_by("created", "ex_id")
-    rows = list(
-        (living[:limit] if limit is not None else living).values_list(
-            "ex_id", "job_id", "name", "status", "created", "slicer_stats"
-        )
-    )
-    ex_ids = [row[0] for row in rows]
+    if limit is not None:
+        living = living[:limit]
+    ex_ids = living.values("ex_id")  # a subquery: the same three queries with no living execution too
     in_hand = dict(
         Slice.objects.in_hand()
         .filter(execution_id__in=ex_ids)
@@ -169,7 +166,9 @@ def living_progress(*, limit: int | None = None) -> list[ExecutionProgress]:
         reader = ((status or {}).get("analytics") or {}).get("0") or {}
         records[ex_id] = records.get(ex_id, 0) + int(reader.get("count", 0))
     progress = []
-    for ex_id, job_id, name, status, created, stats in rows:
+    for ex_id, job_id, name, status, created, stats in living.values_list(
+        "ex_id", "job_id", "name", "status", "created", "slicer_stats"
+    ):
         stats = stats or {}
         progress.append(
             ExecutionProgress(
