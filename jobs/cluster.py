@@ -54,6 +54,16 @@ class NodeState:
     available: int
     active: list[Process]
 
+    @property
+    def used(self) -> int:
+        """Slots held by loops (none of a disconnected node: its loops are taken over)."""
+        return self.total - self.available if self.connected else 0
+
+    @property
+    def loops(self) -> list[Process]:
+        """Its controller and worker processes (not its web server)."""
+        return [process for process in self.active if process.assignment != CLUSTER_MASTER]
+
 
 def cluster_state() -> list[NodeState]:
     """Every node on record, by node id. A connected worker node's `total` and `available` are its slots as

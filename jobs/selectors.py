@@ -132,6 +132,7 @@ class ExecutionProgress:
     ex_id: str
     job_id: str
     name: str
+    status: str
     started: datetime
     processed: int
     failed: int
@@ -144,26 +145,29 @@ class ExecutionProgress:
         return max((timezone.now() - self.started).total_seconds(), 0.0)
 
 
-def living_progress() -> list[ExecutionProgress]:
-    """Every living execution's progress, in three queries whatever the number of slices: the slice
-    counts come from the counters the controllers keep, not from counting slice rows; only the slices
-    in hand (at most a batch per worker loop) are counted."""
-    living = Execution.objects.living()
+def living_progress(*, limit: int | None = None) -> list[ExecutionProgress]:
+    """Every living execution's progress (the oldest `limit` of them, if given), in three queries whatever
+    the number of slices: the slice counts come from the counters the controllers keep, not from counting
+    slice rows; only the slices in hand (at most a batch per worker loop) are counted."""
+    living = Execution.objects.living().order_by("created", "ex_id")
+    if limit is not None:
+        living = living[:limit]
+    ex_ids = living.values("ex_id")  # a subquery: the same three queries with no living execution too
     in_hand = dict(
         Slice.objects.in_hand()
-        .filter(execution__in=living)
+        .filter(execution_id__in=ex_ids)
         .order_by()
         .values_list("execution_id")
         .annotate(n=Count("id"))
     )
     records: dict[str, int] = {}
-    workers = Task.objects.filter(action=actions.JOBS_EXECUTION_WORKER, target__in=living.values("ex_id"))
+    workers = Task.objects.filter(action=actions.JOBS_EXECUTION_WORKER, target__in=ex_ids)
     for ex_id, status in workers.values_list("target", "status"):
         reader = ((status or {}).get("analytics") or {}).get("0") or {}
         records[ex_id] = records.get(ex_id, 0) + int(reader.get("count", 0))
     progress = []
-    for ex_id, job_id, name, created, stats in living.order_by("created").values_list(
-        "ex_id", "job_id", "name", "created", "slicer_stats"
+    for ex_id, job_id, name, status, created, stats in living.values_list(
+        "ex_id", "job_id", "name", "status", "created", "slicer_stats"
     ):
         stats = stats or {}
         progress.append(
@@ -171,6 +175,7 @@ def living_progress() -> list[ExecutionProgress]:
                 ex_id=ex_id,
                 job_id=job_id,
                 name=name,
+                status=status,
                 started=_parsed(stats.get("started")) or created,
                 processed=int(stats.get("processed", 0)),
                 failed=int(stats.get("failed", 0)),

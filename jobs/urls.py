@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from jobs.views import execution
+from jobs.views import cluster, execution
 from jobs.views import jobs as views
 
 urlpatterns = [
@@ -20,4 +20,6 @@ urlpatterns = [
     path("ex/<str:ex_id>/resume", execution.ResumeView.as_view(), name="ex-resume"),
     path("ex/<str:ex_id>/recover", execution.RecoverView.as_view(), name="ex-recover"),
     path("ex/<str:ex_id>/workers", execution.WorkersView.as_view(), name="ex-workers"),
+    path("cluster/", cluster.ClusterView.as_view(), name="cluster"),
+    path("cluster/nodes/<str:node_id>/forget", cluster.ForgetNodeView.as_view(), name="node-forget"),
 ]

@@ -64,10 +64,6 @@ class ConsoleAction(ConsoleView):
         return self.success_url
 
 
-def home(request):
-    return redirect("console:jobs")
-
-
 def console_context(request):
     """`can.jobs_start`, `can.site`, ... in templates: whether to offer a button, from the same table that
     guards it (the action's name after its first slash, slashes as underscores)."""

@@ -10,7 +10,7 @@ from jobs import urls as jobs_console
 from jobs.api import es_urls as job_es_routes
 from jobs.api.urls import txt_urlpatterns
 from jobs.api.urls import urlpatterns as job_routes
-from jobsite import console
+from jobs.views.overview import OverviewView
 from jobsite.access import urls as access_console
 from jobsite.api.catchall import CatchAllView
 from jobsite.api.metrics import MetricsView
@@ -26,7 +26,7 @@ teraslice_routes = [
 ]
 
 console_routes = [
-    path("", console.home, name="home"),
+    path("", OverviewView.as_view(), name="home"),
     *access_console.urlpatterns,
     *jobs_console.urlpatterns,
     *task_console.urlpatterns,

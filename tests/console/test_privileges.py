@@ -12,9 +12,9 @@ from jobsite.access.privileges import PRIVILEGES, action_of, privileges_granting
 from jobsite.console import ConsoleView
 from tests.console.conftest import console_client, make_user
 
-# Open by design: the login page itself, logging out, the console's front door (a redirect to the jobs
-# page, which is checked), and the API schema and docs (they describe the API, they hold no data).
-OPEN = {"console:login", "console:logout", "console:home", "schema", "api-docs", "healthz"}
+# Open by design: the login page itself, logging out, and the API schema and docs (they describe the API,
+# they hold no data).
+OPEN = {"console:login", "console:logout", "schema", "api-docs", "healthz"}
 
 
 def walk(patterns=None, prefix="", namespace=""):
