@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from jobs.views import assets as asset_views
 from jobs.views import jobs as views
 
 urlpatterns = [
@@ -13,4 +14,9 @@ urlpatterns = [
     path("jobs/<str:job_id>/resume", views.ResumeView.as_view(), name="job-resume"),
     path("jobs/<str:job_id>/recover", views.RecoverView.as_view(), name="job-recover"),
     path("jobs/<str:job_id>/workers", views.WorkersView.as_view(), name="job-workers"),
+    # Assets: here, not in the assets app, because they show which jobs use each version (jobs/views/assets.py).
+    path("assets/", asset_views.AssetListView.as_view(), name="assets"),
+    path("assets/upload", asset_views.AssetUploadView.as_view(), name="asset-upload"),
+    path("assets/<str:name>/", asset_views.AssetNameView.as_view(), name="asset"),
+    path("assets/<str:asset_id>/delete", asset_views.AssetDeleteView.as_view(), name="asset-delete"),
 ]
