@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -145,6 +146,8 @@ class Execution(models.Model):
             models.Index(fields=["job", "status"], name="ex_job_status"),
             models.Index(fields=["status", "-updated"], name="ex_status_updated"),
             models.Index(fields=["-updated"], name="ex_updated"),
+            # Who uses an asset (the delete guard, the assets page): `asset_ids @>` / `&&` without a scan.
+            GinIndex(fields=["asset_ids"], name="ex_asset_ids"),
         ]
         constraints = [
             # The database itself guarantees one living execution per job, whatever races above it.

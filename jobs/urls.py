@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from jobs.views import assets as asset_views
 from jobs.views import cluster, execution
 from jobs.views import jobs as views
 
@@ -22,4 +23,9 @@ urlpatterns = [
     path("ex/<str:ex_id>/workers", execution.WorkersView.as_view(), name="ex-workers"),
     path("cluster/", cluster.ClusterView.as_view(), name="cluster"),
     path("cluster/nodes/<str:node_id>/forget", cluster.ForgetNodeView.as_view(), name="node-forget"),
+    # Assets: here, not in the assets app, because they show which jobs use each version (jobs/views/assets.py).
+    path("assets/", asset_views.AssetListView.as_view(), name="assets"),
+    path("assets/upload", asset_views.AssetUploadView.as_view(), name="asset-upload"),
+    path("assets/<str:name>/", asset_views.AssetNameView.as_view(), name="asset"),
+    path("assets/<str:asset_id>/delete", asset_views.AssetDeleteView.as_view(), name="asset-delete"),
 ]

@@ -9,7 +9,8 @@ from django.core.asgi import get_asgi_application
 from jobsite.embedded import attach_unless_configured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "jobsite.settings")
-os.environ["JOBSITE_SERVING_WEB"] = "1"  # this process serves requests: its connections are pooled (settings)
+# This process serves requests: its connections are pooled (settings), its request latencies flushed (/metrics).
+os.environ["JOBSITE_SERVING_WEB"] = "1"
 attach_unless_configured()
 django_application = get_asgi_application()
 

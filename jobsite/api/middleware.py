@@ -29,12 +29,19 @@ MAX_OPAQUE_ID_LENGTH = 255  # what the audit log keeps; a longer one is not echo
 # The asset upload route takes zips (JOBSITE_ASSET_MAX_BYTES, 100 MB by default); every other body is JSON
 # and has JOBSITE_MAX_BODY_BYTES. The view reads its body in blocks, so the larger limit costs no memory.
 _ASSET_UPLOAD = re.compile(r"^/(v1/)?assets/?$", re.IGNORECASE)
+# The console's upload form sends the zip as one part of a multipart body (Django spools it to disk as it
+# arrives); the part's boundaries, headers and CSRF field get this much beyond the zip's limit, which the
+# upload service checks on the zip itself.
+_CONSOLE_ASSET_UPLOAD = "/console/assets/upload"
+MULTIPART_ALLOWANCE = 64 * 1024
 
 
 def body_limit(method: str, path: str) -> tuple[int, str]:
     """The most bytes a request's body may have, and the setting that says so."""
     if method.upper() == "POST" and _ASSET_UPLOAD.match(path):
         return conf.asset_max_bytes, "JOBSITE_ASSET_MAX_BYTES"
+    if method.upper() == "POST" and path == _CONSOLE_ASSET_UPLOAD:
+        return conf.asset_max_bytes + MULTIPART_ALLOWANCE, "JOBSITE_ASSET_MAX_BYTES"
     return conf.max_body_bytes, "JOBSITE_MAX_BODY_BYTES"
 
 

@@ -303,9 +303,11 @@ _flusher_lock = threading.Lock()
 
 
 def observe_request(route: str, method: str, status: str, seconds: float) -> None:
-    """One answered request; the first one of a process starts its flusher."""
+    """One answered request; the first one of a web server process starts its flusher. Other processes
+    that run requests in-process (the test run, `manage.py`) only buffer them (bounded): their database may
+    be gone by the time they exit, and their requests are no server's latency."""
     requests.observe((route, method, status), seconds)
-    if _flusher_pid != os.getpid():
+    if _flusher_pid != os.getpid() and os.environ.get("JOBSITE_SERVING_WEB") == "1":
         _start_flusher()
 
 

@@ -75,3 +75,20 @@ def accessibility_violations(page) -> list[dict]:
 def assert_accessible(page) -> None:
     violations = accessibility_violations(page)
     assert not violations, f"{page.url}: {violations}"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def readme_picture(page, name: str, max_bytes: int = 150_000) -> Path:
+    """The README's picture of a page: the 1280x800 viewport as a person first sees it, in var/screenshots/;
+    copied into docs/ (the committed copy) only when JOBSITE_README_PICTURES=1, so a test run leaves the
+    checkout as it found it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=path)
+    assert path.stat().st_size < max_bytes, f"{name}.png is {path.stat().st_size} bytes"
+    if os.environ.get("JOBSITE_README_PICTURES") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(path, DOCS / f"{name}.png")
+    return path

@@ -2,19 +2,15 @@
 without the page being loaded again, and the polling stops once the execution has completed."""
 
 import re
-import shutil
 
 from playwright.sync_api import expect
 
 from jobs.models import Execution
 from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures the engine's client needs)
-from tests.browser.conftest import SCREENSHOTS, assert_accessible, screenshot
+from tests.browser.conftest import assert_accessible, readme_picture, screenshot
 from tests.browser.test_console import log_in
-from tests.conftest import ROOT
 from tests.console.conftest import make_user
 from tests.engine.conftest import engine, generator_job, start_job, wait_until, worker_node  # noqa: F401
-
-DOCS = ROOT / "docs"
 
 
 def processed(page) -> int:
@@ -40,9 +36,7 @@ def test_the_execution_page_follows_a_running_execution_live_until_it_completes(
     assert page.evaluate("window.notReloaded") is True
     assert_accessible(page)
     page.wait_for_timeout(2_500)  # one more poll: a few more points on the chart
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=DOCS / "console-execution.png")  # the viewport: the page as a person first sees it
+    readme_picture(page, "console-execution")
 
     expect(page.locator("#ex-status")).to_contain_text("completed", timeout=60_000)
     expect(page.locator("#ex-processed")).to_have_text("60")
@@ -56,7 +50,6 @@ def test_the_execution_page_follows_a_running_execution_live_until_it_completes(
     assert polls == [], "the page still polls a completed execution"
     assert_accessible(page)
     screenshot(page, "console-execution-completed")
-    shutil.copy(DOCS / "console-execution.png", SCREENSHOTS / "console-execution.png")
 
 
 def test_a_monitor_sees_the_execution_page_without_controls(page, engine):

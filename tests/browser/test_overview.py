@@ -3,19 +3,16 @@ and axe-core finds nothing serious. A living execution is set up as rows (no eng
 `_slicer_stats` moved on by the test, as its controller would."""
 
 from datetime import timedelta
-from pathlib import Path
 
 from playwright.sync_api import expect
 
 from jobs.models import Execution
 from tests.api.test_cluster import loop, running, worker_node
-from tests.browser.conftest import assert_accessible, screenshot
+from tests.browser.conftest import assert_accessible, readme_picture, screenshot
 from tests.browser.test_console import log_in
 from tests.console.conftest import make_user
 from tests.console.test_overview import execution_task, failed
 from tests.test_admin import make_execution, make_job
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def a_busy_cluster():
@@ -53,9 +50,7 @@ def test_the_overview_refreshes_its_living_executions_without_reloading(page):
     assert page.evaluate("window.sameDocument") is True  # swapped in place, never reloaded
     assert_accessible(page)
     screenshot(page, "console-overview")
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=DOCS / "console-overview.png")  # the README's picture: 1280x800, not full page
-    assert (DOCS / "console-overview.png").stat().st_size < 150_000
+    readme_picture(page, "console-overview")
 
 
 def test_the_overview_polls_nothing_while_the_tab_is_hidden(page):

@@ -3,7 +3,6 @@ confirmation dialog and shows cancelled in place (no reload), and the page is ac
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -11,11 +10,10 @@ from playwright.sync_api import expect
 
 from tasks import registry
 from tasks.models import Node, Task
-from tests.browser.conftest import assert_accessible, screenshot
+from tests.browser.conftest import assert_accessible, readme_picture, screenshot
 from tests.browser.test_console import log_in
 from tests.console.conftest import make_user
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 # No app registers a cancel handler for these: cancelling flags the rows, which stay running.
 RUN, LOOP = "cluster:admin/test/run", "cluster:admin/test/run/worker[w]"
 
@@ -62,7 +60,7 @@ def test_an_operator_cancels_a_running_task_from_the_page(page):
     first = row.locator("time").inner_text()
     expect(row.locator("time")).not_to_have_text(first)  # it ticks
     assert_accessible(page)
-    page.screenshot(path=DOCS / "console-tasks.png")  # the README's picture: the viewport only
+    readme_picture(page, "console-tasks")
     screenshot(page, "console-tasks")
 
     page.get_by_role("button", name=f"Cancel task {run.task_id}").click()
