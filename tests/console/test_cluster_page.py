@@ -61,7 +61,7 @@ def test_the_page_lists_each_node_with_its_slots_and_processes(monitor, cluster)
         in seen
     )
     assert f"worker {execution.ex_id[:12]}… pid 9002 · task {node.node_id}:{cluster['worker'].pk}" in seen
-    assert f'href="/console/jobs/{execution.job_id}/" title="execution {execution.ex_id}"' in page
+    assert f'href="/console/ex/{execution.ex_id}/" title="execution {execution.ex_id}"' in page
     assert f"cluster_master pid {cluster['web'].pid}" in seen
 
 
