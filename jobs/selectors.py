@@ -80,7 +80,7 @@ def filtered_jobs(chosen: JobFilter):
     if chosen.lifecycle == "persistent":
         jobs = jobs.filter(spec__lifecycle="persistent")
     elif chosen.lifecycle == "once":
-        jobs = jobs.exclude(Q(spec__lifecycle="persistent"))
+        jobs = jobs.filter(Q(spec__lifecycle__isnull=True) | ~Q(spec__lifecycle="persistent"))
     if chosen.state:
         jobs = jobs.filter(state=chosen.state)
     if chosen.status:
