@@ -2,12 +2,22 @@
 
 from django.urls import path
 
+from jobs import services
 from jobs.views import assets as asset_views
-from jobs.views import cluster, execution
+from jobs.views import bulk, cluster, execution
 from jobs.views import jobs as views
 
 urlpatterns = [
     path("jobs/", views.JobListView.as_view(), name="jobs"),
+    path("jobs/bulk/report/", bulk.BulkReportView.as_view(), name="jobs-bulk-report"),
+    *(
+        path(
+            f"jobs/bulk/{name}",
+            bulk.BulkView.as_view(bulk_action=name, action_by_method={"post": action}),
+            name=f"jobs-bulk-{name}",
+        )
+        for name, action in services.BULK_ACTIONS.items()
+    ),
     path("jobs/<str:job_id>/", views.JobDetailView.as_view(), name="job"),
     path("jobs/<str:job_id>/start", views.StartView.as_view(), name="job-start"),
     path("jobs/<str:job_id>/stop", views.StopView.as_view(), name="job-stop"),

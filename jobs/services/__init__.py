@@ -3,11 +3,12 @@
 Split by what each module owns: `jobs` (the stored specs), `starting` (creating executions: start,
 recover), `executions` (the state machine, stop, pause, resume, `_workers`, what cancelling their tasks
 means), `closing` (close and open, and the steps of the close housekeeping; `close_tasks` begins a
-close), `rollup` (a job as an idempotent indexer), `leases` (the one controller holding an execution),
+close), `rollup` (a job as an idempotent indexer), `bulk` (one action on many jobs, each on its own), `leases` (the one controller holding an execution),
 `placement` (which loops run on which node's slots), `slices` (pending → start → completed | error, and
 their leases), and the `lookups` they share. Callers use the names below as `jobs.services.<name>`.
 """
 
+from jobs.services.bulk import BULK_ACTIONS, MAX_BULK_JOBS, Outcome, act_on_jobs, check_bulk_size
 from jobs.services.closing import (
     MAX_JOBS,
     close_jobs,
@@ -55,6 +56,11 @@ from jobs.services.slices import (
 from jobs.services.starting import recover_execution, recover_job, start_job
 
 __all__ = [
+    "BULK_ACTIONS",
+    "MAX_BULK_JOBS",
+    "Outcome",
+    "act_on_jobs",
+    "check_bulk_size",
     "MAX_JOBS",
     "close_jobs",
     "close_outcome",

@@ -1,4 +1,4 @@
-"""Console pages for jobs: the list, one job with its executions, and the buttons that control it.
+"""Console pages for jobs: the list (its bulk actions are jobs/views/bulk.py), one job with its executions, and the buttons that control it.
 
 Each button posts to a small view that calls the same service as the matching API route and declares the
 same action, so the privilege table and the audit log treat the console and the API alike.
@@ -13,9 +13,11 @@ from django.urls import reverse
 
 from jobs import selectors, services
 from jobs.forms import RecoverForm, StopForm, WorkersForm
+from jobs.lifecycle import ExecutionStatus, JobState
 from jobs.lifecycle import offered_controls as offered_controls_for
 from jobs.models import Job
 from jobsite import actions
+from jobsite.access.privileges import may, privileges_granting
 from jobsite.console import ConsoleAction, ConsoleView
 from jobsite.errors import Invalid
 
@@ -25,11 +27,8 @@ EXECUTIONS_SHOWN = 20
 
 class JobListView(ConsoleView):
     def get(self, request):
-        jobs = Job.objects.not_deleted().order_by("-updated", "job_id")
-        name = request.GET.get("name", "").strip()
-        if name:
-            jobs = jobs.filter(name__icontains=name)
-        page = Paginator(jobs, JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+        chosen = job_filter(request.GET)
+        page = Paginator(selectors.filtered_jobs(chosen), JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
         latest = selectors.latest_executions(job.job_id for job in page)
         rows = [(job, latest.get(job.job_id)) for job in page]
         return render(
@@ -38,10 +37,66 @@ class JobListView(ConsoleView):
             {
                 "page": page,
                 "rows": rows,
-                "name": name,
-                "query": urlencode({"name": name}) if name else "",
+                "filter": chosen,
+                "name": chosen.name,
+                "query": filter_query(chosen),
+                "choices": FILTER_CHOICES,
+                "bulk_actions": bulk_buttons(request),
+                "max_bulk": services.MAX_BULK_JOBS,
             },
         )
+
+
+FILTER_CHOICES = {
+    "status": [(selectors.NEVER_RUN, "never run"), *((status, status) for status in ExecutionStatus)],
+    "lifecycle": [("once", "once"), ("persistent", "persistent")],
+    "state": [(state, state) for state in JobState],
+    "sort": [
+        ("-updated", "updated, newest first"),
+        ("updated", "updated, oldest first"),
+        ("-created", "created, newest first"),
+        ("created", "created, oldest first"),
+        ("name", "name, A to Z"),
+        ("-name", "name, Z to A"),
+    ],
+}
+
+
+def job_filter(data) -> selectors.JobFilter:
+    """The list's filter from a query string or a form; values it does not know are ignored."""
+
+    def pick(key: str) -> str:
+        value = data.get(key, "")
+        return value if value in dict(FILTER_CHOICES[key]) else ""
+
+    return selectors.JobFilter(
+        name=data.get("name", "").strip()[:255],
+        status=pick("status"),
+        lifecycle=pick("lifecycle"),
+        state=pick("state"),
+        sort=pick("sort") or "-updated",
+    )
+
+
+def filter_query(chosen: selectors.JobFilter) -> str:
+    fields = {"name": chosen.name, "status": chosen.status, "lifecycle": chosen.lifecycle, "state": chosen.state}
+    if chosen.sort != "-updated":
+        fields["sort"] = chosen.sort
+    return urlencode({key: value for key, value in fields.items() if value})
+
+
+def bulk_buttons(request) -> list[dict]:
+    """The bulk actions, each with whether this user may perform it and, if not, why. Empty for a user
+    who may perform none of them (a monitor sees no bulk controls)."""
+    buttons = [
+        {
+            "action": name,
+            "allowed": may(request.user, action),
+            "needs": " or ".join(privileges_granting(action)),
+        }
+        for name, action in services.BULK_ACTIONS.items()
+    ]
+    return buttons if any(button["allowed"] for button in buttons) else []
 
 
 def offered_controls(job: Job, latest) -> frozenset[str]:
