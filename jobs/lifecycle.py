@@ -107,6 +107,25 @@ class JobState(models.TextChoices):
     FAILED = "failed"
 
 
+def offered_job_controls(state: str, status: str | None) -> frozenset[str]:
+    """The controls of a job in open/closed `state` whose latest execution is in `status` (None: none).
+
+    An opened job offers what its latest execution accepts (offered_controls) and closing. Otherwise as
+    the services decide: start, recover, pause, resume and workers refuse a job that is not opened; a
+    graceful close refuses a failed job (force close does not); open refuses a closing one and leaves an
+    opened or opening one as it is; closing a closed job changes nothing.
+    """
+    if state == JobState.OPENED:
+        return offered_controls(status) | {"close", "force_close"}
+    if state == JobState.CLOSING:
+        return frozenset({"force_close"})
+    if state == JobState.FAILED:
+        return frozenset({"open", "force_close"})
+    if state == JobState.CLOSED:
+        return frozenset({"open"})
+    return frozenset()
+
+
 class SliceState(models.TextChoices):
     PENDING = "pending"
     START = "start"

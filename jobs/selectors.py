@@ -273,3 +273,21 @@ def queue_depths(node_ids) -> dict[str, int]:
     waiting = OrmQ.objects.using(Conf.ORM).filter(key__in=names, lock__lte=timezone.now())
     depths.update(waiting.order_by().values_list("key").annotate(n=Count("id")))
     return depths
+
+
+# --- the console's job page ------------------------------------------------------------------------------
+
+
+def executions_of(job_id: str):
+    """Every execution of a job, newest first: a queryset, the console pages it."""
+    return Execution.objects.filter(job_id=job_id).order_by("-created", "-ex_id")
+
+
+def newest_errors(execution: Execution, limit: int) -> list[Slice]:
+    """The newest `limit` error records of an execution."""
+    return list(Slice.objects.errors().filter(execution=execution).order_by("-updated", "-id")[:limit])
+
+
+def running_close(job_id: str) -> Task | None:
+    """The graceful close of the job that a worker node's control queue runs now, if any."""
+    return Task.objects.running().filter(action=actions.JOBS_CLOSE, target=job_id).order_by("-id").first()

@@ -4,7 +4,7 @@ from django.urls import path
 
 from jobs import services
 from jobs.views import assets as asset_views
-from jobs.views import bulk, cluster, execution
+from jobs.views import bulk, cluster, execution, job
 from jobs.views import jobs as views
 
 urlpatterns = [
@@ -18,13 +18,15 @@ urlpatterns = [
         )
         for name, action in services.BULK_ACTIONS.items()
     ),
-    path("jobs/<str:job_id>/", views.JobDetailView.as_view(), name="job"),
-    path("jobs/<str:job_id>/start", views.StartView.as_view(), name="job-start"),
-    path("jobs/<str:job_id>/stop", views.StopView.as_view(), name="job-stop"),
-    path("jobs/<str:job_id>/pause", views.PauseView.as_view(), name="job-pause"),
-    path("jobs/<str:job_id>/resume", views.ResumeView.as_view(), name="job-resume"),
-    path("jobs/<str:job_id>/recover", views.RecoverView.as_view(), name="job-recover"),
-    path("jobs/<str:job_id>/workers", views.WorkersView.as_view(), name="job-workers"),
+    path("jobs/<str:job_id>/", job.JobDetailView.as_view(), name="job"),
+    path("jobs/<str:job_id>/start", job.StartView.as_view(), name="job-start"),
+    path("jobs/<str:job_id>/stop", job.StopView.as_view(), name="job-stop"),
+    path("jobs/<str:job_id>/pause", job.PauseView.as_view(), name="job-pause"),
+    path("jobs/<str:job_id>/resume", job.ResumeView.as_view(), name="job-resume"),
+    path("jobs/<str:job_id>/recover", job.RecoverView.as_view(), name="job-recover"),
+    path("jobs/<str:job_id>/workers", job.WorkersView.as_view(), name="job-workers"),
+    path("jobs/<str:job_id>/close", job.CloseView.as_view(), name="job-close"),
+    path("jobs/<str:job_id>/open", job.OpenView.as_view(), name="job-open"),
     path("ex/<str:ex_id>/", execution.ExecutionView.as_view(), name="execution"),
     path("ex/<str:ex_id>/stop", execution.StopView.as_view(), name="ex-stop"),
     path("ex/<str:ex_id>/pause", execution.PauseView.as_view(), name="ex-pause"),

@@ -18,7 +18,7 @@ from jobs import execution_page, services
 from jobs.forms import RecoverForm, StopForm, WorkersForm
 from jobs.lifecycle import offered_controls
 from jobs.views.charts import throughput_chart
-from jobs.views.jobs import JobControl
+from jobs.views.job import JobControl
 from jobsite import actions
 from jobsite.console import ConsoleView
 

@@ -32,6 +32,8 @@ def test_an_operator_logs_in_starts_and_stops_a_job_and_logs_out(page):
     expect(page.get_by_role("status")).to_contain_text(f"Started execution {execution.ex_id}")
     screenshot(page, "console-job-started")
     page.get_by_role("button", name="Stop").click()  # no worker node runs it here: it stops at once
+    expect(page.get_by_role("heading", name=f"Stop execution {execution.ex_id}?")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()  # the confirmation
     expect(page.get_by_role("status")).to_contain_text("is stopped")
     expect(page.get_by_role("button", name="Recover")).to_be_visible()
 

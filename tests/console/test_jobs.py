@@ -67,7 +67,7 @@ def test_each_button_goes_through_the_services(operator, job):
     assert Execution.objects.get(pk=execution.pk).status == "paused"
     operator.submit(f"/console/jobs/{job.job_id}/resume")
     assert Execution.objects.get(pk=execution.pk).status == "running"
-    operator.submit(f"/console/jobs/{job.job_id}/stop", {"force": "on"})
+    operator.submit(f"/console/jobs/{job.job_id}/stop", {"force": "on", "confirmed": "1"})  # past the confirmation
     assert Execution.objects.get(pk=execution.pk).status == "stopped"
     operator.submit(f"/console/jobs/{job.job_id}/recover", {"cleanup_type": "errors"})
     recovered = Execution.objects.filter(job=job).order_by("-created").first()
