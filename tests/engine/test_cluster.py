@@ -44,6 +44,9 @@ def test_state_shows_a_running_executions_controller_and_workers_with_their_live
         lambda: (
             (body := engine.get("/v1/cluster/state").json())
             and len(processes_of(body, worker_node.node_id, ex_id)) == 3
+            # the node's row names this run's supervisor once it has heartbeated (the row of an earlier
+            # node with the same id may still name that one's pid for a moment)
+            and body[worker_node.node_id]["pid"] == worker_node.process.pid
             and body
         ),
         timeout=30,
