@@ -256,12 +256,6 @@ def _orm_broker() -> bool:
     return bool(Conf.ORM) and not (Conf.BROKER_CLASS or Conf.IRON_MQ or isinstance(Conf.SQS, dict))
 
 
-def _orm_broker() -> bool:
-    """Whether django-q2's `get_broker()` gives the ORM broker (its own order of precedence). Asked of the
-    configuration: creating an ORM broker closes the caller's database connection if it is due."""
-    return bool(Conf.ORM) and not (Conf.BROKER_CLASS or Conf.IRON_MQ or isinstance(Conf.SQS, dict))
-
-
 def queue_depths(node_ids) -> dict[str, int]:
     """Messages waiting in each django-q2 queue: the engine queue of each of `node_ids` and the control
     queue. Any broker answers through django-q2's `queue_size()`; the ORM broker's rows are counted in one
