@@ -39,5 +39,10 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
 
+# Every benchmark under bench/ (bench/all.py lists them), then one table of their figures against their
+# targets. `make bench BENCH_ARGS=--quick` for the small sizes; `BENCH_ARGS="--only web"` for one of them.
+bench: $(STAMP)
+	$(BIN)/python -m bench.all $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var/test

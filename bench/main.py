@@ -48,6 +48,7 @@ def run_benchmark_main(
     figures: Callable[[dict, object], list[dict]],
     print_report: Callable[[list[dict], dict, object], None],
     sizes,
+    stack_class: type[Stack] = Stack,
 ) -> int:
     """0 when the benchmark ran (whatever its targets say), 130 when interrupted, 1 when it failed."""
 
@@ -59,7 +60,7 @@ def run_benchmark_main(
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
     began = time.monotonic()
-    stack = Stack(args)
+    stack = stack_class(args)
     code = 0
     try:
         stack.start()

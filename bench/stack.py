@@ -89,9 +89,8 @@ class Stack:
             logging.getLogger(name).setLevel(logging.WARNING)
 
         port = free_port()
-        uvicorn = ["-m", "uvicorn", "jobsite.asgi:application", "--host", "127.0.0.1"]
-        quiet = ["--log-level", "warning", "--no-access-log"]
-        self.spawn("web", [PYTHON, *uvicorn, "--port", str(port), *quiet], self.node_env("web"))
+        argv, web_env = self.web_command(port)
+        self.spawn("web", argv, {**self.node_env("web"), **web_env})
         self.spawn(
             "worker",
             [PYTHON, "-m", "jobsite.run", "--role", "worker"],
@@ -109,6 +108,13 @@ class Stack:
         )
         self.api = Api(base, ADMIN_USER, self.password)
         log(f"web server on {base}; waiting for the worker node")
+
+    def web_command(self, port: int) -> tuple[list[str], dict[str, str]]:
+        """The web server's command line and environment: one quiet uvicorn process (bench/web.py starts
+        `make run`'s instead)."""
+        uvicorn = ["-m", "uvicorn", "jobsite.asgi:application", "--host", "127.0.0.1"]
+        quiet = ["--log-level", "warning", "--no-access-log"]
+        return [PYTHON, *uvicorn, "--port", str(port), *quiet], {}
 
     def worker_env(self) -> dict[str, str]:
         env = self.node_env("worker")

@@ -182,6 +182,9 @@ def children_for(roles: set[str], port: int) -> list[Child]:
                     str(port),
                     "--workers",
                     str(conf.web_workers),
+                    # uvicorn's protocol with TCP_NODELAY on: see jobsite/web_protocol.py (uvicorn #3149)
+                    "--http",
+                    "jobsite.web_protocol:NoDelayHTTPProtocol",
                     "--no-server-header",
                     "--log-level",
                     "info",

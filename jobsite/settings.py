@@ -97,6 +97,11 @@ if env.str("DATABASE_URL", default=""):
     _database["HOST"] = unquote(str(_database.get("HOST", "")))
 else:
     _database = embedded.connection_settings(DATA_DIR)
+# Sessions start in UTC (TIME_ZONE below): Django then sees the server's TimeZone already matches and
+# sends no `set_config('TimeZone', ...)` on each new connection (a server whose default is, say, Etc/UTC
+# got one per connection). A DATABASE_URL with its own `options` keeps them (`?options=` sends none: for a
+# pooler that refuses startup options).
+_database.setdefault("OPTIONS", {}).setdefault("options", "-c TimeZone=UTC")
 # A web server process (the ASGI application sets JOBSITE_SERVING_WEB) shares a pool of connections among
 # its requests, so a burst of clients (200 waiting on a stop, say) queues for a connection instead of
 # exhausting the server's `max_connections`. Other processes (worker nodes, manage.py) keep plain ones, for

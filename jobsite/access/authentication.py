@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
@@ -86,7 +87,10 @@ def _authenticate_token(key: str, key_id: str | None = None):
         raise exceptions.AuthenticationFailed("Invalid or revoked token.")
     now = timezone.now()
     if token.last_used is None or now - token.last_used >= LAST_USED_PRECISION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+        # The row read says it is stale; the UPDATE says so again, in one statement, so that of the
+        # requests of every process arriving together only one writes it (the others match no row).
+        stale = Q(last_used__isnull=True) | Q(last_used__lt=now - LAST_USED_PRECISION)
+        ApiToken.objects.filter(stale, pk=token.pk).update(last_used=now)
     return token.user, token
 
 
