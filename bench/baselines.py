@@ -23,7 +23,6 @@ from django.db.models import Max
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bench import BenchError, wait_for
-from jobs.validation import validate_job
 
 if TYPE_CHECKING:
     from bench.stack import Stack
@@ -129,8 +128,9 @@ def pgbench_binary() -> str:
 
 def worker_pipeline(spec: dict) -> Pipeline:
     """The job's operations as a worker loop builds them, for an execution that exists only here."""
-    # Imported here: the module imports the models, which need the app registry (see above).
+    # Imported here: these modules import the models, which need the app registry (see above).
     from jobs.engine.runtime import build_pipeline
+    from jobs.validation import validate_job
 
     execution_model = apps.get_model("jobs", "Execution")
     execution = execution_model(ex_id="bench", config=validate_job(spec).config)
