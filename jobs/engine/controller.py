@@ -78,6 +78,7 @@ class Controller:
         self.slicing: Slicing | None = None
         self.slice_more = True
         self.failures_seen = 0
+        self.completed = 0  # slices completed at the last full count (every STATS_SECONDS)
         self.failing_since_processed = None
         self.stopping_since = None  # when the stop was asked, read once
         self.outage = Outage(f"the controller of {self.ex_id}", reconnected=fast_commits)
@@ -141,9 +142,14 @@ class Controller:
         status, workers = self.execution.status, self.execution.workers
         while True:
             if time.monotonic() >= next_beat:
-                counts = services.slice_counts(self.ex_id)
-                # Statistics and worker supervision cost several queries: twice a second is enough.
+                # Statistics and worker supervision cost several queries: twice a second is enough. So
+                # does counting the completed slices, the one count that grows with the execution.
                 full = time.monotonic() >= next_stats
+                counts = services.slice_counts(self.ex_id, completed=full)
+                if full:
+                    self.completed = counts[SliceState.COMPLETED]
+                else:
+                    counts[SliceState.COMPLETED] = self.completed
                 if full:
                     next_stats = time.monotonic() + STATS_SECONDS
                     self.alive = live_workers(self.ex_id)
@@ -219,9 +225,9 @@ class Controller:
         errors = counts[SliceState.ERROR]
         if errors:
             reason = f"execution: {self.ex_id} had {errors} slice failure(s) during processing"
-            self.end(S.FAILED, reason=reason, failure_reason=reason, has_errors=True, counts=counts)
+            self.end(S.FAILED, reason=reason, failure_reason=reason, has_errors=True)
             return S.FAILED
-        self.end(S.COMPLETED, reason="all slices processed", counts=counts)
+        self.end(S.COMPLETED, reason="all slices processed")
         return S.COMPLETED
 
     def finish_stop(self, counts) -> str | None:
@@ -229,7 +235,7 @@ class Controller:
         if counts[SliceState.START] and not self.stop_overdue():
             return None
         finished = self.once and self.all_done(counts)
-        self.end(S.COMPLETED if finished else S.STOPPED, reason="stop drained", counts=counts)
+        self.end(S.COMPLETED if finished else S.STOPPED, reason="stop drained")
         return S.STOPPED
 
     def stop_overdue(self) -> bool:
@@ -281,8 +287,8 @@ class Controller:
             self.ex_id, step, actor=self.actor, reason=reason, controller_token=self.token, **fields
         )
 
-    def end(self, status: str, *, reason: str, counts=None, **fields):
-        counts = counts or services.slice_counts(self.ex_id)
+    def end(self, status: str, *, reason: str, **fields):
+        counts = services.slice_counts(self.ex_id)  # the loop's counts of completed slices may lag
         stats = self.stats(counts)
         stats["job_duration"] = max(1, round((timezone.now() - self.execution.created).total_seconds()))
         if self.config.get("analytics", True):

@@ -13,19 +13,26 @@ from django.utils import timezone
 from jobs.lifecycle import LIVING
 from jobs.models import Execution, RecoveryType, Slice, SliceState
 
+# One statement for the whole batch: building a model instance per slice (bulk_create) was most of the
+# controller's time and left the workers waiting for pending slices. The ids are made by PostgreSQL in
+# the same format as models.new_id (a uuid4 as text).
+ADD_SLICES_SQL = """
+INSERT INTO jobs_slice
+    (slice_id, execution_id, slicer_id, slicer_order, request, state, error, retry_count, holder, created, updated)
+SELECT gen_random_uuid()::text, %s, s.slicer_id, s.slicer_order, s.request::jsonb, 'pending', '', 0, '', now(), now()
+FROM unnest(%s::integer[], %s::integer[], %s::text[]) AS s(slicer_id, slicer_order, request)
+ON CONFLICT DO NOTHING
+"""
+
 
 def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
-    """Write new pending slices: (slicer_id, slicer_order, request) each."""
-    now = timezone.now()
-    Slice.objects.bulk_create(
-        (
-            Slice(
-                execution=execution, slicer_id=slicer_id, slicer_order=order, request=request, created=now, updated=now
-            )
-            for slicer_id, order, request in requests
-        ),
-        ignore_conflicts=True,  # a stale controller's slices are already there: dropped
-    )
+    """Write new pending slices: (slicer_id, slicer_order, request) each. A slice already there (a stale
+    controller cut it too) is dropped."""
+    if not requests:
+        return
+    slicer_ids, orders, bodies = zip(*requests, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(ADD_SLICES_SQL, [execution.ex_id, list(slicer_ids), list(orders), list(map(json.dumps, bodies))])
 
 
 def copy_for_recovery(execution: Execution) -> None:
@@ -107,10 +114,17 @@ def heartbeat_slices(*, holder: str) -> None:
     Slice.objects.in_hand().filter(holder=holder).update(heartbeat=timezone.now())
 
 
-def slice_counts(ex_id: str) -> dict[str, int]:
-    """How many slices of the execution are in each state (every state present, zero or not)."""
+def slice_counts(ex_id: str, *, completed: bool = True) -> dict[str, int]:
+    """How many slices of the execution are in each state (every state present, zero or not).
+
+    With `completed=False` the completed ones are not counted (shown as 0): the rest are bounded by the
+    look-ahead, the slices in hand and the failures, while the completed grow with the execution's age and
+    counting them is a scan of its history."""
     counts = dict.fromkeys(SliceState.values, 0)
-    for state, number in Slice.objects.filter(execution_id=ex_id).values_list("state").annotate(n=models.Count("id")):
+    slices = Slice.objects.filter(execution_id=ex_id)
+    if not completed:
+        slices = slices.filter(state__in=[SliceState.PENDING, SliceState.START, SliceState.ERROR])
+    for state, number in slices.values_list("state").annotate(n=models.Count("id")):
         counts[state] = number
     return counts
 

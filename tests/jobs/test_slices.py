@@ -1,0 +1,67 @@
+"""Slices written by the controller in one statement: what a worker later claims is what was cut."""
+
+import uuid
+
+import pytest
+
+from jobs import services
+from jobs.models import Execution, Job, Slice, SliceState
+
+pytestmark = pytest.mark.django_db
+
+SPEC = {"name": "cut", "workers": 1, "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
+
+
+@pytest.fixture
+def execution() -> Execution:
+    job = Job.objects.create(name="cut", spec=SPEC)
+    return Execution.objects.create(job=job, name="cut", config=SPEC, workers=1)
+
+
+def test_new_slices_are_pending_with_their_requests_and_fresh_ids(execution):
+    requests = [(0, 1, {"count": 5, "offset": 0}), (0, 2, {"path": "/data/é ✓", "nested": [1, None, True]}), (1, 1, 7)]
+    services.add_slices(execution, requests)
+
+    rows = list(Slice.objects.filter(execution=execution).order_by("slicer_id", "slicer_order"))
+    assert [(s.slicer_id, s.slicer_order, s.request) for s in rows] == requests
+    assert {s.state for s in rows} == {SliceState.PENDING}
+    assert all(s.retry_count == 0 and s.holder == "" and s.error == "" and s.heartbeat is None for s in rows)
+    assert all(s.created == s.updated for s in rows)
+    assert len({s.slice_id for s in rows}) == 3
+    assert all(str(uuid.UUID(s.slice_id)) == s.slice_id for s in rows)
+
+
+def test_a_slice_cut_twice_is_written_once(execution):
+    """A stale controller waking up cuts the same orders again: the first cut stays."""
+    services.add_slices(execution, [(0, 1, {"first": True}), (0, 2, {"first": True})])
+    services.add_slices(execution, [(0, 2, {"first": False}), (0, 3, {"first": False})])
+
+    requests = dict(Slice.objects.filter(execution=execution).values_list("slicer_order", "request"))
+    assert requests == {1: {"first": True}, 2: {"first": True}, 3: {"first": False}}
+
+
+def test_claiming_hands_out_the_written_slices_oldest_first(execution):
+    services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 11)])
+
+    claimed = services.claim_slices(execution.ex_id, holder="w1", limit=4)
+
+    assert [row[4] for row in claimed] == [{"n": n} for n in range(1, 5)]
+    assert Slice.objects.filter(execution=execution, state=SliceState.PENDING).count() == 6
+
+
+def test_nothing_to_write_writes_nothing(execution):
+    services.add_slices(execution, [])
+    assert not Slice.objects.filter(execution=execution).exists()
+
+
+def test_the_controllers_beat_counts_everything_but_the_completed_slices(execution):
+    services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 8)])
+    Slice.objects.filter(execution=execution, slicer_order__lte=3).update(state=SliceState.COMPLETED)
+    Slice.objects.filter(execution=execution, slicer_order=4).update(state=SliceState.ERROR)
+    Slice.objects.filter(execution=execution, slicer_order=5).update(state=SliceState.START)
+
+    every = services.slice_counts(execution.ex_id)
+    beat = services.slice_counts(execution.ex_id, completed=False)
+
+    assert every == {"pending": 2, "start": 1, "completed": 3, "error": 1}
+    assert beat == {**every, "completed": 0}
