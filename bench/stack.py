@@ -24,7 +24,7 @@ from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
 from bench import BenchError, log, wait_for
-from bench.api import Api, healthy
+from bench.api import Api, answering, healthy
 from jobsite import config, embedded
 
 ROOT = config.BASE_DIR
@@ -89,26 +89,31 @@ class Stack:
             logging.getLogger(name).setLevel(logging.WARNING)
 
         port = free_port()
-        uvicorn = ["-m", "uvicorn", "jobsite.asgi:application", "--host", "127.0.0.1"]
+        # One uvicorn process (no --workers): its sockets get TCP_NODELAY, so no delayed-ACK stall.
+        app = getattr(self.args, "web_app", "jobsite.asgi:application")
+        uvicorn = ["-m", "uvicorn", app, "--host", "127.0.0.1"]
         quiet = ["--log-level", "warning", "--no-access-log"]
         self.spawn("web", [PYTHON, *uvicorn, "--port", str(port), *quiet], self.node_env("web"))
-        self.spawn(
-            "worker",
-            [PYTHON, "-m", "jobsite.run", "--role", "worker"],
-            {
-                **self.worker_env(),
-                "JOBSITE_ENGINE_WORKERS": str(self.args.engine_workers),
-            },
-        )
+        if getattr(self.args, "worker_node", True):
+            self.spawn(
+                "worker",
+                [PYTHON, "-m", "jobsite.run", "--role", "worker"],
+                {
+                    **self.worker_env(),
+                    "JOBSITE_ENGINE_WORKERS": str(self.args.engine_workers),
+                },
+            )
         base = f"http://127.0.0.1:{port}"
+        # Without a worker node /healthz says 503 (no node can work): that it answers is enough then.
+        ready = healthy if "worker" in self.processes else answering
         wait_for(
-            lambda: self.alive_or_raise() and healthy(base),
+            lambda: self.alive_or_raise() and ready(base),
             timeout=60,
             interval=0.2,
             what="the web server",
         )
         self.api = Api(base, ADMIN_USER, self.password)
-        log(f"web server on {base}; waiting for the worker node")
+        log(f"web server on {base}" + ("; waiting for the worker node" if "worker" in self.processes else ""))
 
     def worker_env(self) -> dict[str, str]:
         env = self.node_env("worker")
