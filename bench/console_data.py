@@ -23,8 +23,8 @@ KINDS = "ARRAY['ingest','rollup','reindex','export','enrich','backfill','audit',
 SOURCES = "ARRAY['logs','metrics','orders','users','events']"
 ASSET_NAMES = 20
 ASSET_VERSIONS = 10
-NODES = 4
-SLOTS_PER_NODE = 8
+NODES = 8
+SLOTS_PER_NODE = 16
 SLICES_PER_SPREAD_EXECUTION = 100
 
 
@@ -144,12 +144,12 @@ WITH newest AS (
 ), chosen AS (
     SELECT newest.ex_id, newest.job_id,
            CASE WHEN newest.ex_id = {ex_id(str(big))} THEN 'running'
-                WHEN mod(abs(hashtext(newest.job_id)), 100) < 3 THEN 'running'
-                WHEN mod(abs(hashtext(newest.job_id)), 100) = 3 THEN 'paused'
-                WHEN mod(abs(hashtext(newest.job_id)), 100) = 4 THEN 'scheduling'
-                WHEN mod(abs(hashtext(newest.job_id)), 100) = 5 THEN 'pending'
-                WHEN mod(abs(hashtext(newest.job_id)), 100) = 6 THEN 'initializing'
-                WHEN mod(abs(hashtext(newest.job_id)), 200) = 7 THEN 'failing' END AS status
+                WHEN mod(abs(hashtext(newest.job_id)), 200) < 3 THEN 'running'
+                WHEN mod(abs(hashtext(newest.job_id)), 200) = 3 THEN 'paused'
+                WHEN mod(abs(hashtext(newest.job_id)), 200) IN (4, 5) THEN 'scheduling'
+                WHEN mod(abs(hashtext(newest.job_id)), 200) = 6 THEN 'pending'
+                WHEN mod(abs(hashtext(newest.job_id)), 200) = 7 THEN 'initializing'
+                WHEN mod(abs(hashtext(newest.job_id)), 400) = 8 THEN 'failing' END AS status
     FROM newest JOIN jobs_job job ON job.job_id = newest.job_id AND NOT job.deleted
 )
 UPDATE jobs_execution ex SET status = chosen.status, has_errors = false, failure_reason = '',
@@ -274,7 +274,7 @@ FROM jobs_execution WHERE status IN ('running', 'paused', 'failing', 'initializi
 """,
         ),
         (
-            "their controller and worker loops",
+            "the loops of the running executions the slots hold",
             f"""
 INSERT INTO tasks_task (node_id, action, type, description, target, status, started_at, heartbeat_at, cancellable,
                         cancelled, cancellation_reason, headers, parent_id, number, pid)
@@ -284,14 +284,15 @@ SELECT parent.node_id, loop.action, 'transport', loop.action || ' of ' || parent
                                                                     'slices', 100 * (1 + loop.number)))) END,
        parent.started_at + interval '1 second', now(), false, false, '', '{{}}'::jsonb, parent.id, loop.number,
        20000 + mod(parent.id * 10 + coalesce(loop.number, 9), 30000)
-FROM tasks_task parent
-JOIN jobs_execution ex ON ex.ex_id = parent.target
+FROM (SELECT task.*, ex.workers, sum(ex.workers + 1) OVER (ORDER BY ex.workers DESC, ex.created, ex.ex_id) AS held
+      FROM tasks_task task JOIN jobs_execution ex ON ex.ex_id = task.target
+      WHERE task.action = '{actions.JOBS_EXECUTION}' AND task.finished_at IS NULL AND ex.status = 'running') parent
 CROSS JOIN LATERAL (
     SELECT '{actions.JOBS_EXECUTION_CONTROLLER}' AS action, NULL::int AS number
     UNION ALL
-    SELECT '{actions.JOBS_EXECUTION_WORKER}', w FROM generate_series(0, ex.workers - 1) AS w
+    SELECT '{actions.JOBS_EXECUTION_WORKER}', w FROM generate_series(0, parent.workers - 1) AS w
 ) loop
-WHERE parent.action = '{actions.JOBS_EXECUTION}' AND parent.finished_at IS NULL
+WHERE parent.held <= {NODES * SLOTS_PER_NODE}
 """,
         ),
         (
