@@ -238,7 +238,10 @@ def print_report(rows: list[dict], results: dict, args):
     for line in [lines[0], "  ".join("-" * width for width in widths), *lines[1:]]:
         print(line)
     failed = [row["figure"] for row in rows if row["verdict"] == "FAIL"]
-    print(f"\n{len(rows) - 1 - len(failed)} of {len(rows) - 1} pages meet the target" + (f"; over: {failed}" if failed else ""))
+    print(
+        f"\n{len(rows) - 1 - len(failed)} of {len(rows) - 1} pages meet the target"
+        + (f"; over: {failed}" if failed else "")
+    )
 
 
 def parse_args(argv=None):
