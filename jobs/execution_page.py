@@ -25,7 +25,7 @@ MAX_POINTS = 120
 BUCKET_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 ERRORS_PER_PAGE = 50
 ERRORS_PAGED = 10_000  # as the errors API (`from + size` within 10,000): a filter narrows past that
-HISTORY_SHOWN = 200  # the newest transitions; older ones are in `GET /v1/ex/<id>/history`
+HISTORY_SHOWN = 50  # the newest transitions; older ones are in `GET /v1/ex/<id>/history`
 FINISHED = (SliceState.COMPLETED, SliceState.ERROR)
 # A bucket that ended this long ago no longer changes: a slice is counted by the time it finished, which its
 # worker stamps as it records the outcome (committed within a statement or two of it).
