@@ -20,6 +20,15 @@ def healthy(base: str) -> bool:
         return False
 
 
+def answering(base: str) -> bool:
+    """Whether the web server answers at all (any status)."""
+    try:
+        httpx.get(f"{base}/healthz", timeout=2)
+    except httpx.TransportError:
+        return False
+    return True
+
+
 class Api:
     """The admin user's HTTP Basic credentials on every request; remembers the executions it started."""
 

@@ -24,7 +24,7 @@ from django.db import Error as DjangoDatabaseError
 from django.db import connections
 
 from bench import BenchError, log, wait_for
-from bench.api import Api, healthy
+from bench.api import Api, answering, healthy
 from jobsite import config, embedded
 
 ROOT = config.BASE_DIR
@@ -91,28 +91,33 @@ class Stack:
         port = free_port()
         argv, web_env = self.web_command(port)
         self.spawn("web", argv, {**self.node_env("web"), **web_env})
-        self.spawn(
-            "worker",
-            [PYTHON, "-m", "jobsite.run", "--role", "worker"],
-            {
-                **self.worker_env(),
-                "JOBSITE_ENGINE_WORKERS": str(self.args.engine_workers),
-            },
-        )
+        if getattr(self.args, "worker_node", True):
+            self.spawn(
+                "worker",
+                [PYTHON, "-m", "jobsite.run", "--role", "worker"],
+                {
+                    **self.worker_env(),
+                    "JOBSITE_ENGINE_WORKERS": str(self.args.engine_workers),
+                },
+            )
         base = f"http://127.0.0.1:{port}"
+        # Without a worker node /healthz says 503 (no node can work): that it answers is enough then.
+        ready = healthy if "worker" in self.processes else answering
         wait_for(
-            lambda: self.alive_or_raise() and healthy(base),
+            lambda: self.alive_or_raise() and ready(base),
             timeout=60,
             interval=0.2,
             what="the web server",
         )
         self.api = Api(base, ADMIN_USER, self.password)
-        log(f"web server on {base}; waiting for the worker node")
+        log(f"web server on {base}" + ("; waiting for the worker node" if "worker" in self.processes else ""))
 
     def web_command(self, port: int) -> tuple[list[str], dict[str, str]]:
-        """The web server's command line and environment: one quiet uvicorn process (bench/web.py starts
-        `make run`'s instead)."""
-        uvicorn = ["-m", "uvicorn", "jobsite.asgi:application", "--host", "127.0.0.1"]
+        """The web server's command line and environment: one quiet uvicorn process, whose sockets get
+        TCP_NODELAY from asyncio (bench/web.py starts `make run`'s instead; bench/console.py serves the
+        product through its timing wrapper, `web_app`)."""
+        app = getattr(self.args, "web_app", "jobsite.asgi:application")
+        uvicorn = ["-m", "uvicorn", app, "--host", "127.0.0.1"]
         quiet = ["--log-level", "warning", "--no-access-log"]
         return [PYTHON, *uvicorn, "--port", str(port), *quiet], {}
 

@@ -5,6 +5,8 @@ queries, however many slices, errors, transitions and workers the execution has.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -23,8 +25,12 @@ MAX_POINTS = 120
 BUCKET_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
 ERRORS_PER_PAGE = 50
 ERRORS_PAGED = 10_000  # as the errors API (`from + size` within 10,000): a filter narrows past that
-HISTORY_SHOWN = 200  # the newest transitions; older ones are in `GET /v1/ex/<id>/history`
+HISTORY_SHOWN = 50  # the newest transitions; older ones are in `GET /v1/ex/<id>/history`
 FINISHED = (SliceState.COMPLETED, SliceState.ERROR)
+# A bucket that ended this long ago no longer changes: a slice is counted by the time it finished, which its
+# worker stamps as it records the outcome (committed within a statement or two of it).
+SEALED_AFTER = timedelta(seconds=30)
+SEALED_KEPT = 64  # executions whose sealed buckets this process remembers (least recently drawn forgotten)
 
 
 @dataclass
@@ -138,9 +144,9 @@ def bucket_seconds(duration: float) -> int:
 
 def throughput(execution: Execution) -> Throughput:
     """Slices finished per bucket of time from the execution's start to its end (while it runs, to the
-    last whole bucket), in one grouped query over its finished slices (found through the (execution,
-    state, ...) index), and the records per slice its readers reported (`analytics`), which turn slices/s
-    into records/s."""
+    last whole bucket), in one grouped query over its finished slices (the `slice_finished` index; only
+    those since the buckets already sealed, see `_finished_by_bucket`), and the records per slice its
+    readers reported (`analytics`), which turn slices/s into records/s."""
     start = execution.created
     end = execution.updated if execution.is_terminal else timezone.now()
     end = max(end, start + timedelta(seconds=1))
@@ -149,13 +155,7 @@ def throughput(execution: Execution) -> Throughput:
     # While it runs, the bucket under way is left out: drawn, its few slices so far would read as a drop.
     buckets = math.ceil(seconds / step) if execution.is_terminal else max(math.floor(seconds / step), 1)
     end = min(end, start + timedelta(seconds=buckets * step))
-    finished = dict(
-        Slice.objects.filter(execution=execution, state__in=FINISHED, updated__gte=start)
-        .annotate(bucket=DateBin(Value(timedelta(seconds=step)), F("updated"), Value(start)))
-        .order_by()
-        .values_list("bucket")
-        .annotate(n=Count("id"))
-    )
+    finished = _finished_by_bucket(execution, start, step)
     per_slice = _records_per_slice(execution)
     points = []
     for i in range(buckets):
@@ -169,6 +169,54 @@ def throughput(execution: Execution) -> Throughput:
         points[-1].slices += late
         points[-1].rate = points[-1].slices / step
     return Throughput(start=start, end=end, step=step, points=points, records_per_slice=per_slice)
+
+
+class _Sealed:
+    """Per execution and bucket size, the counts of the buckets that can no longer change and where they end:
+    a chart polled every few seconds counts only the slices finished since (the `slice_finished` index),
+    not the execution's whole history again. Per process, bounded, and only ever a shortcut: a process
+    without it counts everything once."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.kept: OrderedDict[tuple, tuple[datetime, dict]] = OrderedDict()
+
+    def get(self, key) -> tuple[datetime | None, dict]:
+        with self.lock:
+            if key not in self.kept:
+                return None, {}
+            self.kept.move_to_end(key)
+            until, counts = self.kept[key]
+            return until, dict(counts)
+
+    def put(self, key, until: datetime, counts: dict):
+        with self.lock:
+            self.kept[key] = (until, counts)
+            self.kept.move_to_end(key)
+            while len(self.kept) > SEALED_KEPT:
+                self.kept.popitem(last=False)
+
+
+_sealed = _Sealed()
+
+
+def _finished_by_bucket(execution: Execution, start: datetime, step: int) -> dict[datetime, int]:
+    """Slices finished (completed or error) per bucket of `step` seconds from `start`: the sealed buckets as
+    counted before, and the rest in one grouped query over the `slice_finished` index (index only)."""
+    key = (execution.ex_id, start, step)
+    since, counts = _sealed.get(key)
+    finished = Slice.objects.filter(execution=execution, state__in=FINISHED, updated__gte=since or start)
+    counts.update(
+        finished.annotate(bucket=DateBin(Value(timedelta(seconds=step)), F("updated"), Value(start)))
+        .order_by()
+        .values_list("bucket")
+        .annotate(n=Count("*"))
+    )
+    horizon = timezone.now() - SEALED_AFTER
+    sealed_until = start + timedelta(seconds=step * max(math.floor((horizon - start).total_seconds() / step), 0))
+    if sealed_until > (since or start):
+        _sealed.put(key, sealed_until, {at: n for at, n in counts.items() if at < sealed_until})
+    return counts
 
 
 def _records_per_slice(execution: Execution) -> float | None:

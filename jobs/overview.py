@@ -23,7 +23,7 @@ from tasks.models import Task
 S = ExecutionStatus
 # Bounds of what one page shows; each list says how many there are in all.
 LIVING_SHOWN = 50
-WAITS_SHOWN = 50
+WAITS_SHOWN = 20
 FAILURES_SHOWN = 20
 FAILURE_WINDOW = timedelta(hours=24)
 ENDED_BADLY = (S.FAILED, S.TERMINATED)

@@ -124,7 +124,7 @@ def family_running(root_ids: Iterable[int]) -> bool:
 
 # The page lists at most this many running tasks (and says so when there are more); the finished ones are
 # paged among the most recent FINISHED_SHOWN.
-RUNNING_SHOWN = 500
+RUNNING_SHOWN = 50
 FINISHED_SHOWN = 1_000
 NODES_SHOWN = 500
 

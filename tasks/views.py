@@ -25,7 +25,7 @@ from tasks import registry, selectors
 from tasks.selectors import FINISHED_SHOWN, RUNNING_SHOWN, TaskFilter
 
 GROUPINGS = {"node": "by node", "parent": "by parent"}
-FINISHED_PAGE_SIZE = 50
+FINISHED_PAGE_SIZE = 25
 MAX_FILTER_LENGTH = 200
 # What the action filter offers as you type: every action jobsite/actions.py names.
 KNOWN_ACTIONS = sorted(

@@ -14,12 +14,20 @@ from jobsite.access.privileges import may, privileges_granting
 from jobsite.console import ConsoleView
 
 JOBS_PAGE_SIZE = 50
+# Filtered by latest status, the list counts at most this many matches (each costs a lookup): the pages
+# stop there, and the page says so.
+JOBS_COUNTED = services.MAX_BULK_JOBS  # 1,000
 
 
 class JobListView(ConsoleView):
     def get(self, request):
         chosen = job_filter(request.GET)
-        page = Paginator(selectors.filtered_jobs(chosen), JOBS_PAGE_SIZE).get_page(request.GET.get("page"))
+        jobs = selectors.filtered_jobs(chosen)
+        if chosen.status:
+            paginator = selectors.CappedPaginator(jobs, JOBS_PAGE_SIZE, cap=JOBS_COUNTED)
+        else:
+            paginator = Paginator(jobs, JOBS_PAGE_SIZE)
+        page = paginator.get_page(request.GET.get("page"))
         latest = selectors.latest_executions(job.job_id for job in page)
         rows = [(job, latest.get(job.job_id)) for job in page]
         return render(

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from jobs.execution_page import HISTORY_SHOWN, MAX_POINTS, bucket_seconds, throughput
+from jobs.execution_page import HISTORY_SHOWN, MAX_POINTS, _sealed, bucket_seconds, throughput
 from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobsite import actions
 from jobsite.access.models import AuditEntry
@@ -292,3 +292,25 @@ def test_the_job_page_links_each_execution_to_its_page(as_user, job):
     page = as_user("operator", "manage").get(f"/console/jobs/{job.job_id}/").content.decode()
 
     assert f'href="/console/ex/{execution.ex_id}/"' in page
+
+
+def test_a_polled_chart_counts_only_the_slices_since_its_sealed_buckets(job):
+    """The buckets that ended more than SEALED_AFTER ago are remembered: the next poll counts the slices
+    finished since (a range of the `slice_finished` index), and draws the same chart as a full count."""
+    execution = make_execution(job, "running", seconds=500)  # 5 s buckets
+    add_slices(execution, "completed", 300, at=execution.created + timedelta(seconds=100))
+    add_slices(execution, "error", 20, start=1_000, at=execution.created + timedelta(seconds=200), error="boom")
+
+    first = throughput(execution)
+    add_slices(execution, "completed", 40, start=2_000, at=timezone.now() - timedelta(seconds=20))
+    with CaptureQueriesContext(connection) as captured:
+        second = throughput(execution)
+    _sealed.kept.clear()
+    full = throughput(execution)
+
+    counted = [query["sql"] for query in captured.captured_queries if "date_bin" in query["sql"]]
+    assert len(counted) == 1 and '"jobs_slice"."updated" >=' in counted[0]
+    assert second.step == full.step == 5
+    assert [point.slices for point in second.points] == [point.slices for point in full.points]
+    assert sum(point.slices for point in first.points) == 320
+    assert sum(point.slices for point in full.points) == 360  # the newest bucket under way is left out: none is here

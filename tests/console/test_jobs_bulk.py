@@ -12,6 +12,7 @@ from django.utils import timezone
 from jobs.models import Execution, Job
 from jobs.services import MAX_BULK_JOBS
 from jobs.views import bulk
+from jobs.views.jobs import JOBS_COUNTED
 from jobsite.access.models import AuditEntry
 from tests.console.conftest import make_user
 from tests.test_admin import make_execution, make_job
@@ -266,10 +267,11 @@ def test_ten_thousand_jobs_and_a_hundred_thousand_executions(operator):
             page = operator.get("/console/jobs/", params).content.decode()
         elapsed = time.monotonic() - started
 
-        expected = 10_000 // 7 if params else 10_000
-        assert f"{expected} job" in text(page)
+        # 1,428 jobs run: by status, the list counts no further than its cap and says so
+        expected = f"More than {JOBS_COUNTED} jobs match" if params else "10000 jobs"
+        assert expected in text(page)
         assert len(captured.captured_queries) <= 10
-        # About 0.1 s unfiltered, 0.15-0.35 s by status (the count and the page each run the subquery
-        # per job, on the (job, -created) index); generous here for loaded CI machines.
+        # About 0.1 s unfiltered and by status (a living status narrows to the jobs with such an
+        # execution first; the count stops at the cap); generous here for loaded CI machines.
         assert elapsed < 5, (params, elapsed)
         print(f"\n{params}: {elapsed * 1000:.0f} ms, {len(captured.captured_queries)} queries")
