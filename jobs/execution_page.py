@@ -202,3 +202,8 @@ def execution_history(execution: Execution) -> tuple[list[ExecutionTransition], 
     """The newest HISTORY_SHOWN status changes, oldest first, and whether older ones were left out."""
     newest = list(execution.transitions.order_by("-at", "-id")[: HISTORY_SHOWN + 1])
     return newest[:HISTORY_SHOWN][::-1], len(newest) > HISTORY_SHOWN
+
+
+def living_execution_of(job_id: str) -> Execution | None:
+    """The job's living execution, if it has one (a job has at most one at a time)."""
+    return Execution.objects.living().filter(job_id=job_id).only("ex_id", "status").first()

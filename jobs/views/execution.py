@@ -1,6 +1,6 @@
 """The console's execution page: its counters, progress, throughput chart, workers, errors and history,
-and the buttons that act on this execution (not the job's latest one), each calling the same service as
-the matching `/v1/ex/<ex_id>/...` route under the same action.
+and the buttons that act on this execution (not the job's latest one): jobs/views/controls.py's, posted to
+this execution's URLs, so each calls the same service as the matching `/v1/ex/<ex_id>/...` route.
 
 The live part (counters, progress, chart, workers) is re-rendered for htmx's polling by the same view
 (an `HX-Request`): it polls while the execution lives and no longer once it has ended. When the status
@@ -12,22 +12,11 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.shortcuts import render
-from django.urls import reverse
 
-from jobs import execution_page, services
-from jobs.forms import RecoverForm, StopForm, WorkersForm
-from jobs.lifecycle import offered_controls
+from jobs import execution_page
 from jobs.views.charts import throughput_chart
-from jobs.views.job import JobControl
-from jobsite import actions
+from jobs.views.controls import controls_context, offered_for_execution
 from jobsite.console import ConsoleView
-
-
-def execution_controls(execution) -> frozenset[str]:
-    """The buttons that make sense for this execution now (jobs.lifecycle); starting is the job's."""
-    if execution.job.deleted:
-        return frozenset()
-    return offered_controls(execution.status) - {"start"}
 
 
 class ExecutionView(ConsoleView):
@@ -57,66 +46,9 @@ class ExecutionView(ConsoleView):
 
     def status_context(self, execution) -> dict:
         history, older = execution_page.execution_history(execution)
+        offered = offered_for_execution(execution)
         return {
-            "offered": execution_controls(execution),
+            "controls": controls_context(self.request, execution.job, execution, offered, page="ex"),
             "history": history,
             "older_history": older,
-            "stop_form": StopForm(),
-            "recover_form": RecoverForm(),
-            "workers_form": WorkersForm(),
         }
-
-
-class ExecutionControl(JobControl):
-    """A button on the execution page; acts on that execution and goes back to its page."""
-
-    def get_success_url(self):
-        return reverse("console:execution", args=[self.kwargs["ex_id"]])
-
-
-class StopView(ExecutionControl):
-    action_by_method = {"post": actions.JOBS_STOP}
-
-    def perform(self, request, ex_id):
-        force = self.valid(StopForm)["force"]
-        execution = services.stop_execution(ex_id, force=force, actor=self.actor())
-        return f"Execution {execution.ex_id} is {execution.status}."
-
-
-class PauseView(ExecutionControl):
-    action_by_method = {"post": actions.JOBS_PAUSE}
-
-    def perform(self, request, ex_id):
-        return f"Execution {services.pause_execution(ex_id, actor=self.actor()).ex_id} is paused."
-
-
-class ResumeView(ExecutionControl):
-    action_by_method = {"post": actions.JOBS_RESUME}
-
-    def perform(self, request, ex_id):
-        return f"Execution {services.resume_execution(ex_id, actor=self.actor()).ex_id} is running again."
-
-
-class RecoverView(ExecutionControl):
-    """Recovers this execution with its own config; goes to the new execution's page."""
-
-    action_by_method = {"post": actions.JOBS_RECOVER}
-    recovery = None
-
-    def perform(self, request, ex_id):
-        cleanup = self.valid(RecoverForm)["cleanup_type"]
-        self.recovery = services.recover_execution(ex_id, cleanup=cleanup, actor=self.actor())
-        return f"Recovering execution {ex_id} in execution {self.recovery.ex_id}."
-
-    def get_success_url(self):
-        if self.recovery is not None:
-            return reverse("console:execution", args=[self.recovery.ex_id])
-        return super().get_success_url()
-
-
-class WorkersView(ExecutionControl):
-    action_by_method = {"post": actions.JOBS_WORKERS}
-
-    def perform(self, request, ex_id):
-        data = self.valid(WorkersForm)
-        return services.change_workers(ex_id, action=data["change"], number=data["number"], actor=self.actor())

@@ -121,9 +121,9 @@ def test_a_monitor_sees_the_execution_but_no_controls(as_user, job):
 @pytest.mark.parametrize(
     ("status", "buttons"),
     [
-        ("running", {"Pause", "Stop", "Apply"}),
-        ("paused", {"Resume", "Stop", "Apply"}),
-        ("stopping", {"Stop", "Apply"}),
+        ("running", {"Pause", "Stop…", "Apply"}),
+        ("paused", {"Resume", "Stop…", "Apply"}),
+        ("stopping", {"Stop…", "Apply"}),
         ("completed", {"Recover"}),
         ("failed", {"Recover"}),
     ],
@@ -134,7 +134,7 @@ def test_the_controls_are_those_the_status_allows(as_user, job, status, buttons)
     page = page_of(as_user("operator", "manage"), execution)
 
     controls = page.split('id="ex-controls"')[1].split("</section>")[0]
-    offered = {name for name in ("Pause", "Resume", "Stop", "Recover", "Apply") if f">{name}</button>" in controls}
+    offered = {name for name in ("Pause", "Resume", "Stop…", "Recover", "Apply") if f">{name}</button>" in controls}
     assert offered == buttons
 
 
@@ -154,7 +154,7 @@ def test_the_buttons_act_on_this_execution_and_are_audited(as_user, job):
     assert Execution.objects.get(pk=recovery.pk).status == "paused"
     client.post(f"/console/ex/{recovery.ex_id}/resume")
     assert Execution.objects.get(pk=recovery.pk).status == "running"
-    response = client.post(f"/console/ex/{recovery.ex_id}/stop", {"force": "on"})
+    response = client.post(f"/console/ex/{recovery.ex_id}/stop", {"force": "on", "confirmed": "1"})
     assert Execution.objects.get(pk=recovery.pk).status == "stopped"
     assert response["location"] == f"/console/ex/{recovery.ex_id}/"
     assert f"Execution {recovery.ex_id} is stopped." in page_of(client, recovery)
@@ -292,3 +292,56 @@ def test_the_job_page_links_each_execution_to_its_page(as_user, job):
     page = as_user("operator", "manage").get(f"/console/jobs/{job.job_id}/").content.decode()
 
     assert f'href="/console/ex/{execution.ex_id}/"' in page
+
+
+def test_stop_asks_first_on_a_page_that_works_without_scripts_and_in_a_dialog(as_user, job):
+    execution = make_execution(job, "running")
+    client = as_user("operator", "manage")
+
+    page = page_of(client, execution)
+    dialog = page.split('<dialog id="ex-stop-dialog"')[1].split("</dialog>")[0]
+    assert f"Stop execution {execution.ex_id}?" in dialog and f"Force stop execution {execution.ex_id}?" in dialog
+    assert f"of job <strong>{job.name}</strong> <code>{job.job_id}</code>" in dialog
+    assert 'name="confirmed" value="1"' in dialog
+    assert 'data-confirm="ex-stop-dialog"' in page and "onsubmit" not in page
+
+    asked = client.post(f"/console/ex/{execution.ex_id}/stop", {"force": "on"})
+    assert asked.status_code == 200
+    text = asked.content.decode()
+    assert f"Force stop execution {execution.ex_id}?" in text and job.name in text
+    assert f'href="/console/ex/{execution.ex_id}/">Cancel</a>' in text
+    assert Execution.objects.get(pk=execution.pk).status == "running"
+    assert not AuditEntry.objects.filter(action=actions.JOBS_STOP).exists()
+
+
+def test_a_closed_jobs_execution_offers_no_buttons(as_user, job):
+    execution = make_execution(job, "stopped")
+    Job.objects.filter(pk=job.pk).update(state="closed")
+
+    page = page_of(as_user("operator", "manage"), execution)
+
+    controls = page.split('id="ex-controls"')[1].split("</section>")[0]
+    assert "<button" not in controls
+    assert "its job is closed: open the job first" in controls
+
+
+def test_an_older_execution_offers_no_recover_while_another_of_its_job_lives(as_user, job):
+    older = make_execution(job, "failed", seconds=600)
+    client = as_user("operator", "manage")
+    assert ">Recover</button>" in page_of(client, older)
+
+    make_execution(job, "running")
+
+    controls = page_of(client, older).split('id="ex-controls"')[1].split("</section>")[0]
+    assert "<button" not in controls and "another execution of its job lives" in controls
+
+
+def test_a_closer_sees_which_controls_need_other_privileges(as_user, job):
+    execution = make_execution(job, "running")
+
+    page = page_of(as_user("closer", "manage_ml"), execution)
+
+    controls = page.split('id="ex-controls"')[1].split("</section>")[0]
+    assert "<button" not in controls
+    assert "You may look but not control this execution. Not offered to you:" in controls
+    assert "pause (needs <code>manage_rollup</code> or <code>manage</code>)" in controls
