@@ -28,6 +28,7 @@ urlpatterns = [
     path("jobs/<str:job_id>/close", job.CloseView.as_view(), name="job-close"),
     path("jobs/<str:job_id>/open", job.OpenView.as_view(), name="job-open"),
     path("ex/<str:ex_id>/", execution.ExecutionView.as_view(), name="execution"),
+    path("ex/<str:ex_id>/errors", execution.ExecutionErrorsView.as_view(), name="execution-errors"),
     path("ex/<str:ex_id>/stop", controls.StopView.as_view(), name="ex-stop"),
     path("ex/<str:ex_id>/pause", controls.PauseView.as_view(), name="ex-pause"),
     path("ex/<str:ex_id>/resume", controls.ResumeView.as_view(), name="ex-resume"),

@@ -3,7 +3,8 @@ and the buttons that act on this execution (not the job's latest one): jobs/view
 this execution's URLs, so each calls the same service as the matching `/v1/ex/<ex_id>/...` route.
 
 The live part (counters, progress, chart, workers) is re-rendered for htmx's polling by the same view
-(an `HX-Request`): it polls while the execution lives and no longer once it has ended. When the status
+(an `HX-Request`): it polls while the execution lives and no longer once it has ended. The errors table
+polls a small view of its own (ExecutionErrorsView), keeping its filter and page. When the status
 has changed since the page was drawn, the answer also carries the status line, the buttons and the
 history, swapped out of band.
 """
@@ -13,10 +14,26 @@ from urllib.parse import urlencode
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from jobs import execution_page
+from jobs import execution_page, services
 from jobs.views.charts import throughput_chart
 from jobs.views.controls import controls_context, offered_for_execution
 from jobsite.console import ConsoleView
+
+
+def errors_context(request, execution) -> dict:
+    """The errors table: filtered by `q`, paged by `page`, capped at ERRORS_PAGED (said in its notice)."""
+    text = request.GET.get("q", "").strip()
+    errors = Paginator(execution_page.execution_errors(execution, text), execution_page.ERRORS_PER_PAGE)
+    page = errors.get_page(request.GET.get("page"))
+    query = urlencode({"q": text}) if text else ""
+    return {
+        "errors": page,
+        "error_filter": text,
+        "errors_paged": execution_page.ERRORS_PAGED,
+        "query": query,
+        # What the table's polling asks for: the same filter and page.
+        "errors_query": urlencode({**({"q": text} if text else {}), "page": page.number}),
+    }
 
 
 class ExecutionView(ConsoleView):
@@ -33,15 +50,7 @@ class ExecutionView(ConsoleView):
             if context["shown"] != execution.status:
                 context.update(self.status_context(execution), oob=True)
             return render(request, "jobs/_execution_live.html", context)
-        text = request.GET.get("q", "").strip()
-        errors = Paginator(execution_page.execution_errors(execution, text), execution_page.ERRORS_PER_PAGE)
-        context.update(
-            self.status_context(execution),
-            errors=errors.get_page(request.GET.get("page")),
-            error_filter=text,
-            errors_paged=execution_page.ERRORS_PAGED,
-            query=urlencode({"q": text}) if text else "",
-        )
+        context.update(**self.status_context(execution), **errors_context(request, execution))
         return render(request, "jobs/execution.html", context)
 
     def status_context(self, execution) -> dict:
@@ -52,3 +61,14 @@ class ExecutionView(ConsoleView):
             "history": history,
             "older_history": older,
         }
+
+
+class ExecutionErrorsView(ConsoleView):
+    """The errors table alone (its notice, rows and pager), which the page polls while the execution lives;
+    drawn without the trigger once it has ended, so the polling stops."""
+
+    def get(self, request, ex_id):
+        execution = services.get_execution(ex_id)
+        return render(
+            request, "jobs/_execution_errors_live.html", {"execution": execution, **errors_context(request, execution)}
+        )

@@ -345,3 +345,64 @@ def test_a_closer_sees_which_controls_need_other_privileges(as_user, job):
     assert "<button" not in controls
     assert "You may look but not control this execution. Not offered to you:" in controls
     assert "pause (needs <code>manage_rollup</code> or <code>manage</code>)" in controls
+
+
+def errors_part(client, execution, **params) -> str:
+    response = client.get(f"/console/ex/{execution.ex_id}/errors", params, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_errors_table_polls_its_own_part_keeping_filter_and_page_while_the_execution_lives(as_user, job):
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 60, error="TypeError: bad record")
+    add_slices(execution, "error", 5, start=500, error="Timeout reading")
+    client = as_user("operator", "manage")
+
+    page = page_of(client, execution, q="bad record", page=2)
+    assert f'hx-get="/console/ex/{execution.ex_id}/errors?q=bad+record&amp;page=2"' in page
+
+    part = errors_part(client, execution, q="bad record", page=2)
+    assert "<html" not in part and 'id="errors-live"' in part
+    assert "hx-trigger=\"every 5s [document.visibilityState === 'visible']\"" in part
+    assert f'hx-get="/console/ex/{execution.ex_id}/errors?q=bad+record&amp;page=2"' in part
+    assert "Showing 51–60 of 60 error records matching “bad record”" in part
+    assert "Timeout reading" not in part
+    assert 'name="q"' not in part  # the filter form is not swapped: what the user types stays
+
+    add_slices(execution, "error", 3, start=900, error="TypeError: bad record")  # new errors arrive
+    assert "of 63 error records" in errors_part(client, execution, q="bad record", page=2)
+
+    Execution.objects.filter(pk=execution.pk).update(status="failed")
+    part = errors_part(client, execution, q="bad record", page=2)
+    assert "hx-trigger" not in part and "hx-get" not in part
+    assert "hx-get" not in page_of(client, execution).split('id="errors-live"')[1].split(">")[0]
+
+
+def test_the_errors_part_keeps_the_cap_notice(as_user, job, monkeypatch):
+    monkeypatch.setattr("jobs.execution_page.ERRORS_PAGED", 60)
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 70, error="boom")
+
+    part = errors_part(as_user("operator", "manage"), execution)
+
+    assert "Showing 1–50 of the first 60 error records, newest first: narrow the filter" in part
+
+
+def test_the_errors_part_costs_the_same_queries_however_many_errors(as_user, job):
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 1, error="boom")
+    client = as_user("operator", "manage")
+    errors_part(client, execution)  # the session and the user, read once
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            errors_part(client, execution)
+        return len(captured)
+
+    small = queries()
+    add_slices(execution, "error", 400, start=10, error="boom")
+    assert queries() == small
+    # The request's own (session, user, privileges, the session's save) and three: the execution, the count,
+    # the rows shown.
+    assert small <= 9, small
