@@ -4,7 +4,7 @@ from django.urls import path
 
 from jobs import services
 from jobs.views import assets as asset_views
-from jobs.views import bulk, cluster, controls, execution, job
+from jobs.views import bulk, cluster, controls, execution, job, new_job
 from jobs.views import jobs as views
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
         )
         for name, action in services.BULK_ACTIONS.items()
     ),
+    path("jobs/new", new_job.NewJobView.as_view(), name="job-new"),
     path("jobs/<str:job_id>/", job.JobDetailView.as_view(), name="job"),
     path("jobs/<str:job_id>/start", job.StartView.as_view(), name="job-start"),
     path("jobs/<str:job_id>/stop", controls.StopView.as_view(), name="job-stop"),
