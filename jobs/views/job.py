@@ -15,7 +15,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from jobs import selectors, services
+from jobs import execution_page, selectors, services
 from jobs.lifecycle import TERMINAL, JobState
 from jobs.models import Job
 from jobs.views.controls import Control, close_outcome, close_title, controls_context, offered_for_job
@@ -108,7 +108,13 @@ class JobDetailView(ConsoleView):
 
     def live_context(self, job, latest) -> dict:
         offered = offered_for_job(job, latest)
+        processed, total = execution_page.execution_progress(latest) if latest else (0, None)
         return {
+            "progress": {
+                "processed": processed,
+                "total": total,
+                "percent": 100 * processed // total if total else None,
+            },
             "job": job,
             "latest": latest,
             "live": is_live(job, latest),
