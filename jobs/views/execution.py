@@ -6,7 +6,8 @@ The live part (counters, progress, chart, workers) is re-rendered for htmx's pol
 (an `HX-Request`): it polls while the execution lives and no longer once it has ended. The errors table
 polls a small view of its own (ExecutionErrorsView), keeping its filter and page. When the status
 has changed since the page was drawn, the answer also carries the status line, the buttons and the
-history, swapped out of band.
+history, swapped out of band; once it has ended, the errors table too (its filter and page come along
+with each poll), so every part stops polling at the same moment.
 """
 
 from urllib.parse import urlencode
@@ -49,6 +50,8 @@ class ExecutionView(ConsoleView):
         if request.headers.get("HX-Request"):
             if context["shown"] != execution.status:
                 context.update(self.status_context(execution), oob=True)
+                if execution.is_terminal:  # the errors table's last state, so that its polling ends now too
+                    context.update(errors_context(request, execution), errors_oob=True)
             return render(request, "jobs/_execution_live.html", context)
         context.update(**self.status_context(execution), **errors_context(request, execution))
         return render(request, "jobs/execution.html", context)

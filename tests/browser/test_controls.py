@@ -39,6 +39,7 @@ def test_a_job_submitted_from_the_editor_runs_to_completion_on_its_page(page, en
     page.get_by_role("link", name="New job").click()
     expect(page.get_by_role("heading", name="New job")).to_be_visible()
     assert_accessible(page)
+    screenshot(page, "console-job-new")
     page.get_by_label("The job as JSON").fill(json.dumps(spec, indent=2))
     page.get_by_role("button", name="Save and start").click()
 
@@ -85,6 +86,8 @@ def test_an_operator_pauses_resumes_and_stops_a_persistent_job_on_its_page(page,
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text(f"Execution {ex_id} (running) of job engine test")
     expect(dialog).to_contain_text("Its workers finish the slices they hold, then it ends stopped.")
+    assert_accessible(page)
+    screenshot(page, "console-job-stop-dialog")
     dialog.get_by_role("button", name="Stop", exact=True).click()
     expect(page.get_by_role("status").first).to_contain_text(f"Execution {ex_id} is")
     page.evaluate("window.notReloaded = true")  # the stop's own redirect loaded the page; from here it is live

@@ -368,7 +368,7 @@ def test_the_errors_table_polls_its_own_part_keeping_filter_and_page_while_the_e
     assert f'hx-get="/console/ex/{execution.ex_id}/errors?q=bad+record&amp;page=2"' in part
     assert "Showing 51–60 of 60 error records matching “bad record”" in part
     assert "Timeout reading" not in part
-    assert 'name="q"' not in part  # the filter form is not swapped: what the user types stays
+    assert 'type="search"' not in part  # the filter form is not swapped: what the user types stays
 
     add_slices(execution, "error", 3, start=900, error="TypeError: bad record")  # new errors arrive
     assert "of 63 error records" in errors_part(client, execution, q="bad record", page=2)
@@ -406,3 +406,20 @@ def test_the_errors_part_costs_the_same_queries_however_many_errors(as_user, job
     # The request's own (session, user, privileges, the session's save) and three: the execution, the count,
     # the rows shown.
     assert small <= 9, small
+
+
+def test_once_the_execution_ended_the_live_poll_brings_the_errors_tables_last_state(as_user, job):
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 3, error="boom")
+    client = as_user("operator", "manage")
+    assert 'hx-include="#errors-state"' in page_of(client, execution)
+    live = page_of(client, execution, shown="running", q="boom", page="1", headers={"HX-Request": "true"})
+    assert 'id="errors-live"' not in live  # still running: the table polls on its own
+
+    Execution.objects.filter(pk=execution.pk).update(status="failed")
+    add_slices(execution, "error", 2, start=10, error="boom")
+
+    live = page_of(client, execution, shown="running", q="boom", page="1", headers={"HX-Request": "true"})
+    errors = live.split('<div id="errors-live"')[1].split(">")[0]
+    assert 'hx-swap-oob="true"' in errors and "hx-trigger" not in errors
+    assert "Showing 1–5 of 5 error records matching “boom”" in live
