@@ -250,3 +250,19 @@ def execution_history(execution: Execution) -> tuple[list[ExecutionTransition], 
     """The newest HISTORY_SHOWN status changes, oldest first, and whether older ones were left out."""
     newest = list(execution.transitions.order_by("-at", "-id")[: HISTORY_SHOWN + 1])
     return newest[:HISTORY_SHOWN][::-1], len(newest) > HISTORY_SHOWN
+
+
+def living_execution_of(job_id: str) -> Execution | None:
+    """The job's living execution, if it has one (a job has at most one at a time)."""
+    return Execution.objects.living().filter(job_id=job_id).only("ex_id", "status").first()
+
+
+def execution_progress(execution: Execution) -> tuple[int, int | None]:
+    """(slices processed, all its slices) of a `once` execution once slicing is complete, else (processed,
+    None): as execution_overview counts them, in one query while it lives and none once it has ended."""
+    stats = execution.slicer_stats or {}
+    processed = int(stats.get("processed", 0))
+    if not (stats.get("queuing_complete") and execution.config.get("lifecycle", "once") == "once"):
+        return processed, None
+    in_hand = Slice.objects.in_hand().filter(execution=execution).count() if not execution.is_terminal else 0
+    return processed, processed + int(stats.get("queued", 0)) + in_hand

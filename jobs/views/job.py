@@ -3,11 +3,8 @@
 
 Saving the editor calls the service behind `PUT /v1/jobs/<id>` (services.update_job) under the same
 action; a JSON syntax error or a validation error is shown next to the editor with the text kept, and
-nothing is saved. Each button posts to a small view that calls the same service as the matching API
-route and declares the same action, so the privilege table and the audit log treat the console and the
-API alike. Which buttons are offered comes from jobs.lifecycle (the latest execution's status and the
-job's open/closed state). Destructive ones (stop, close) first answer with a page saying what will
-happen, and act only once that page's form is posted.
+nothing is saved. The buttons are jobs/views/controls.py's, shared with the execution page (those that
+act on an execution act on the job's latest one here); start, close and open, the job's own, are here.
 """
 
 import json
@@ -18,12 +15,12 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from jobs import selectors, services
-from jobs.forms import RecoverForm, StopForm, WorkersForm
-from jobs.lifecycle import TERMINAL, JobState, offered_job_controls
+from jobs import execution_page, selectors, services
+from jobs.lifecycle import TERMINAL, JobState
 from jobs.models import Job
+from jobs.views.controls import Control, close_outcome, close_title, controls_context, offered_for_job
 from jobsite import actions
-from jobsite.console import ConsoleAction, ConsoleView
+from jobsite.console import ConsoleView
 from jobsite.errors import DomainError, Invalid
 
 EXECUTIONS_PER_PAGE = 20
@@ -33,14 +30,6 @@ SPEC_ROWS_MAX = 40
 # Teraslice's validation messages: "Validation failed for operation config: noop - size: ...; other: ...".
 FAILED_PART = re.compile(r"Validation failed for (job|api|operation) config: (.*?) - (.*)\Z", re.DOTALL)
 FIELD_PROBLEM = re.compile(r"([\w\[\].@-]+): (.*)\Z", re.DOTALL)
-
-
-def offered_controls(job: Job, latest) -> frozenset[str]:
-    """Which buttons make sense now (jobs.lifecycle): what the latest execution's status accepts, and
-    close or open as the job's open/closed state allows. A deleted job offers none."""
-    if job.deleted:
-        return frozenset()
-    return offered_job_controls(job.state, latest.status if latest else None)
 
 
 def spec_problems(message: str) -> list[dict]:
@@ -118,54 +107,25 @@ class JobDetailView(ConsoleView):
         return render(request, "jobs/_job_live.html", context)
 
     def live_context(self, job, latest) -> dict:
+        offered = offered_for_job(job, latest)
+        processed, total = execution_page.execution_progress(latest) if latest else (0, None)
         return {
+            "progress": {
+                "processed": processed,
+                "total": total,
+                "percent": 100 * processed // total if total else None,
+            },
             "job": job,
             "latest": latest,
             "live": is_live(job, latest),
             "shown": f"{latest.status if latest else ''}/{job.state}",
-            "offered": offered_controls(job, latest),
+            "offered": offered,
+            "controls": controls_context(self.request, job, latest, offered, page="job"),
             "closing_task": selectors.running_close(job.job_id) if job.state == JobState.CLOSING else None,
-            "stop_form": StopForm(),
-            "recover_form": RecoverForm(),
-            "workers_form": WorkersForm(),
         }
 
 
-class JobControl(ConsoleAction):
-    """A button on the job page; goes back to it. A `destructive` one first answers with a page saying
-    what will happen (`confirmation`), whose form posts again with `confirmed`."""
-
-    destructive = False
-
-    def post(self, request, *args, **kwargs):
-        if self.destructive and not request.POST.get("confirmed"):
-            try:
-                what = self.confirmation(request, **kwargs)
-            except DomainError as error:
-                messages.error(request, error.message)
-                return redirect(self.get_success_url())
-            request._audit_action = None  # asking changes nothing: the audit records the confirmed post
-            return render(request, "jobs/job_confirm.html", {**what, "post": request.POST, "action": request.path})
-        return super().post(request, *args, **kwargs)
-
-    def confirmation(self, request, **kwargs) -> dict:
-        raise NotImplementedError
-
-    def get_success_url(self):
-        return reverse("console:job", args=[self.kwargs["job_id"]])
-
-    def valid(self, form_class):
-        form = form_class(self.request.POST)
-        if not form.is_valid():
-            problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
-            raise Invalid(problems)
-        return form.cleaned_data
-
-    def latest_ex_id(self, job_id) -> str:
-        return services.latest_execution(job_id).ex_id
-
-
-class StartView(JobControl):
+class StartView(Control):
     action_by_method = {"post": actions.JOBS_START}
 
     def perform(self, request, job_id):
@@ -173,67 +133,7 @@ class StartView(JobControl):
         return f"Started execution {execution.ex_id}."
 
 
-class StopView(JobControl):
-    action_by_method = {"post": actions.JOBS_STOP}
-    destructive = True
-
-    def confirmation(self, request, job_id):
-        force = self.valid(StopForm)["force"]
-        execution = services.latest_execution(job_id)
-        if force:
-            outcome = "It ends stopped at once; the slices its workers hold go back to pending."
-        else:
-            outcome = "Its workers finish the slices they hold, then it ends stopped."
-        return {
-            "job": services.get_job(job_id),
-            "title": f"{'Force stop' if force else 'Stop'} execution {execution.ex_id}?",
-            "execution": execution,
-            "outcome": outcome,
-            "button": "Force stop" if force else "Stop",
-        }
-
-    def perform(self, request, job_id):
-        force = self.valid(StopForm)["force"]
-        execution = services.stop_execution(self.latest_ex_id(job_id), force=force, actor=self.actor())
-        return f"Execution {execution.ex_id} is {execution.status}."
-
-
-class PauseView(JobControl):
-    action_by_method = {"post": actions.JOBS_PAUSE}
-
-    def perform(self, request, job_id):
-        execution = services.pause_execution(self.latest_ex_id(job_id), actor=self.actor())
-        return f"Execution {execution.ex_id} is paused."
-
-
-class ResumeView(JobControl):
-    action_by_method = {"post": actions.JOBS_RESUME}
-
-    def perform(self, request, job_id):
-        execution = services.resume_execution(self.latest_ex_id(job_id), actor=self.actor())
-        return f"Execution {execution.ex_id} is running again."
-
-
-class RecoverView(JobControl):
-    action_by_method = {"post": actions.JOBS_RECOVER}
-
-    def perform(self, request, job_id):
-        cleanup = self.valid(RecoverForm)["cleanup_type"]
-        execution, _ = services.recover_job(job_id, cleanup=cleanup, actor=self.actor())
-        return f"Recovering in execution {execution.ex_id}."
-
-
-class WorkersView(JobControl):
-    action_by_method = {"post": actions.JOBS_WORKERS}
-
-    def perform(self, request, job_id):
-        data = self.valid(WorkersForm)
-        return services.change_workers(
-            self.latest_ex_id(job_id), action=data["change"], number=data["number"], actor=self.actor()
-        )
-
-
-class CloseView(JobControl):
+class CloseView(Control):
     """Close the job as `POST /v1/jobs/<id>/_close` does (services.close_jobs), without waiting: a
     graceful close runs as a task on a worker node; a forced one ends the living execution at once."""
 
@@ -243,23 +143,14 @@ class CloseView(JobControl):
     def force(self) -> bool:
         return self.request.POST.get("force") in ("on", "true", "1")
 
-    def confirmation(self, request, job_id):
-        job = services.get_job(job_id)
+    def confirmation(self, request):
+        job = services.get_job(self.kwargs["job_id"])
         living = job.executions.living().order_by("-created").first()
-        if self.force():
-            ends = f"Execution {living.ex_id} ends terminated at once. " if living else ""
-            outcome = f"{ends}The job is closed without a snapshot: its next start begins anew."
-        else:
-            stops = f"stops execution {living.ex_id}, " if living else ""
-            outcome = (
-                f"A worker node runs the close as a task: it {stops}flushes, writes final results, takes a "
-                "snapshot and prunes, then the job is closed. Reopened, its next start resumes after the snapshot."
-            )
         return {
             "job": job,
-            "title": f"{'Force close' if self.force() else 'Close'} job {job.name}?",
+            "title": close_title(job, self.force()),
             "execution": living,
-            "outcome": outcome,
+            "outcome": close_outcome(living, self.force()),
             "button": "Force close" if self.force() else "Close",
         }
 
@@ -273,7 +164,7 @@ class CloseView(JobControl):
         return f"Job {job_id} is closing: a worker node runs the close as task {tasks[0].task_id}."
 
 
-class OpenView(JobControl):
+class OpenView(Control):
     """Reopen the job as `POST /v1/jobs/<id>/_open` does (services.open_jobs)."""
 
     action_by_method = {"post": actions.JOBS_OPEN}

@@ -2,6 +2,7 @@
 listed with the jobs that use each version, deleted after the confirmation; and the same form without
 JavaScript."""
 
+import base64
 import hashlib
 import random
 import re
@@ -12,7 +13,7 @@ from playwright.sync_api import expect
 from assets.models import Asset
 from jobs.models import Execution, Job
 from tests.api.helpers import web_node  # noqa: F401  (fixture: tasks name the node they run on)
-from tests.assets.conftest import asset_id, bundle
+from tests.assets.conftest import asset_id, asset_json, bundle
 from tests.browser.conftest import assert_accessible, screenshot
 from tests.browser.test_console import log_in
 from tests.console.conftest import PASSWORD, make_user
@@ -131,3 +132,41 @@ def test_the_upload_form_works_without_javascript(page_without_script, web_node)
     )
     page.get_by_role("button", name="Upload").click()
     expect(page.locator(".messages")).to_contain_text("Not stored:")
+
+
+def test_a_bundle_dropped_on_the_upload_box_is_sent_with_its_progress_and_listed(page, web_node):  # noqa: F811
+    make_user("operator", "manage")
+    # A zip made here, with some incompressible bytes in it.
+    dropped = bundle(
+        asset_json(name="dropped", version="1.2.0"),
+        extra={"vendor/noise.bin": random.Random(15).randbytes(300_000)},
+    )
+    log_in(page, "operator")
+    page.goto("/console/assets/")
+    zone = page.locator("[data-drop-zone]")
+    expect(page.get_by_text("…or drop the zip anywhere in this box.")).to_be_visible()
+
+    files = page.evaluate_handle(
+        """encoded => {
+            const bytes = Uint8Array.from(atob(encoded), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "dropped.zip", {type: "application/zip"}));
+            return transfer;
+        }""",
+        base64.b64encode(dropped).decode(),
+    )
+    zone.dispatch_event("dragenter", {"dataTransfer": files})
+    zone.dispatch_event("dragover", {"dataTransfer": files})
+    expect(zone).to_have_class(re.compile("dragging"))
+    zone.dispatch_event("drop", {"dataTransfer": files})
+
+    expect(zone).not_to_have_class(re.compile("dragging"))
+    expect(page.locator("[data-upload-progress]")).to_be_visible()
+    expect(page.locator("[data-upload-percent]")).to_contain_text("100%")
+    assert page.locator("[data-upload-progress] progress").get_attribute("value") == "100"
+    expect(page.locator("[data-upload-status]")).to_have_text(f"Stored asset dropped 1.2.0 ({asset_id(dropped)}).")
+    listed = page.locator("#asset-list")
+    expect(listed.get_by_role("link", name="dropped", exact=True)).to_be_visible()  # listed without a reload
+    assert Asset.objects.filter(name="dropped", version="1.2.0").exists()
+    assert_accessible(page)
+    screenshot(page, "console-assets-dropped")

@@ -31,9 +31,11 @@ def test_an_operator_logs_in_starts_and_stops_a_job_and_logs_out(page):
     execution = Execution.objects.get(job=job)
     expect(page.get_by_role("status")).to_contain_text(f"Started execution {execution.ex_id}")
     screenshot(page, "console-job-started")
-    page.get_by_role("button", name="Stop").click()  # no worker node runs it here: it stops at once
-    expect(page.get_by_role("heading", name=f"Stop execution {execution.ex_id}?")).to_be_visible()
-    page.get_by_role("button", name="Stop").click()  # the confirmation
+    page.get_by_role("button", name="Stop…").click()  # no worker node runs it here: it stops at once
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name=f"Stop execution {execution.ex_id}?")).to_be_visible()
+    expect(dialog).to_contain_text(f"of job {job.name}")
+    dialog.get_by_role("button", name="Stop", exact=True).click()  # the confirmation
     expect(page.get_by_role("status")).to_contain_text("is stopped")
     expect(page.get_by_role("button", name="Recover")).to_be_visible()
 

@@ -1,5 +1,5 @@
 """The job page in a real browser: the spec edited in its editor and saved (a bad edit shows its error
-beside the editor, the text kept), and a job closed and opened again."""
+beside the editor, the text kept), and a job closed (each close asked first in a dialog) and opened again."""
 
 import json
 
@@ -55,10 +55,15 @@ def test_an_operator_closes_and_reopens_a_job(page):
     page.goto(f"/console/jobs/{job.job_id}/")
 
     page.get_by_role("button", name="Close…", exact=True).click()
-    expect(page.get_by_role("heading", name=f"Close job {job.name}?")).to_be_visible()
-    expect(page.locator("#confirm-outcome")).to_contain_text("A worker node runs the close as a task")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading", name=f"Close job {job.name}?")).to_be_visible()
+    expect(dialog).to_contain_text("A worker node runs the close as a task")
     assert_accessible(page)
-    page.get_by_role("button", name="Close", exact=True).click()
+    dialog.get_by_role("button", name="Keep it open").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#job-state")).to_have_text("opened")
+    page.get_by_role("button", name="Close…", exact=True).click()
+    dialog.get_by_role("button", name="Close", exact=True).click()
     # No worker node runs here: the close stays under way, shown with its task.
     expect(page.get_by_role("status")).to_contain_text("is closing")
     expect(page.locator("#job-state")).to_have_text("closing")
@@ -66,7 +71,9 @@ def test_an_operator_closes_and_reopens_a_job(page):
     expect(page.get_by_role("button", name="Open")).to_have_count(0)
 
     page.get_by_role("button", name="Force close…").click()
-    page.get_by_role("button", name="Force close", exact=True).click()
+    expect(dialog.get_by_role("heading", name=f"Force close job {job.name}?")).to_be_visible()
+    expect(dialog).to_contain_text("without a snapshot")
+    dialog.get_by_role("button", name="Force close", exact=True).click()
     expect(page.locator("#job-state")).to_have_text("closed")
     expect(page.get_by_role("button", name="Start")).to_have_count(0)
     screenshot(page, "console-job-closed")

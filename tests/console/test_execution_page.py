@@ -121,9 +121,9 @@ def test_a_monitor_sees_the_execution_but_no_controls(as_user, job):
 @pytest.mark.parametrize(
     ("status", "buttons"),
     [
-        ("running", {"Pause", "Stop", "Apply"}),
-        ("paused", {"Resume", "Stop", "Apply"}),
-        ("stopping", {"Stop", "Apply"}),
+        ("running", {"Pause", "Stop…", "Apply"}),
+        ("paused", {"Resume", "Stop…", "Apply"}),
+        ("stopping", {"Stop…", "Apply"}),
         ("completed", {"Recover"}),
         ("failed", {"Recover"}),
     ],
@@ -134,7 +134,7 @@ def test_the_controls_are_those_the_status_allows(as_user, job, status, buttons)
     page = page_of(as_user("operator", "manage"), execution)
 
     controls = page.split('id="ex-controls"')[1].split("</section>")[0]
-    offered = {name for name in ("Pause", "Resume", "Stop", "Recover", "Apply") if f">{name}</button>" in controls}
+    offered = {name for name in ("Pause", "Resume", "Stop…", "Recover", "Apply") if f">{name}</button>" in controls}
     assert offered == buttons
 
 
@@ -154,7 +154,7 @@ def test_the_buttons_act_on_this_execution_and_are_audited(as_user, job):
     assert Execution.objects.get(pk=recovery.pk).status == "paused"
     client.post(f"/console/ex/{recovery.ex_id}/resume")
     assert Execution.objects.get(pk=recovery.pk).status == "running"
-    response = client.post(f"/console/ex/{recovery.ex_id}/stop", {"force": "on"})
+    response = client.post(f"/console/ex/{recovery.ex_id}/stop", {"force": "on", "confirmed": "1"})
     assert Execution.objects.get(pk=recovery.pk).status == "stopped"
     assert response["location"] == f"/console/ex/{recovery.ex_id}/"
     assert f"Execution {recovery.ex_id} is stopped." in page_of(client, recovery)
@@ -314,3 +314,134 @@ def test_a_polled_chart_counts_only_the_slices_since_its_sealed_buckets(job):
     assert [point.slices for point in second.points] == [point.slices for point in full.points]
     assert sum(point.slices for point in first.points) == 320
     assert sum(point.slices for point in full.points) == 360  # the newest bucket under way is left out: none is here
+
+
+def test_stop_asks_first_on_a_page_that_works_without_scripts_and_in_a_dialog(as_user, job):
+    execution = make_execution(job, "running")
+    client = as_user("operator", "manage")
+
+    page = page_of(client, execution)
+    dialog = page.split('<dialog id="ex-stop-dialog"')[1].split("</dialog>")[0]
+    assert f"Stop execution {execution.ex_id}?" in dialog and f"Force stop execution {execution.ex_id}?" in dialog
+    assert f"of job <strong>{job.name}</strong> <code>{job.job_id}</code>" in dialog
+    assert 'name="confirmed" value="1"' in dialog
+    assert 'data-confirm="ex-stop-dialog"' in page and "onsubmit" not in page
+
+    asked = client.post(f"/console/ex/{execution.ex_id}/stop", {"force": "on"})
+    assert asked.status_code == 200
+    text = asked.content.decode()
+    assert f"Force stop execution {execution.ex_id}?" in text and job.name in text
+    assert f'href="/console/ex/{execution.ex_id}/">Cancel</a>' in text
+    assert Execution.objects.get(pk=execution.pk).status == "running"
+    assert not AuditEntry.objects.filter(action=actions.JOBS_STOP).exists()
+
+
+def test_a_closed_jobs_execution_offers_no_buttons(as_user, job):
+    execution = make_execution(job, "stopped")
+    Job.objects.filter(pk=job.pk).update(state="closed")
+
+    page = page_of(as_user("operator", "manage"), execution)
+
+    controls = page.split('id="ex-controls"')[1].split("</section>")[0]
+    assert "<button" not in controls
+    assert "its job is closed: open the job first" in controls
+
+
+def test_an_older_execution_offers_no_recover_while_another_of_its_job_lives(as_user, job):
+    older = make_execution(job, "failed", seconds=600)
+    client = as_user("operator", "manage")
+    assert ">Recover</button>" in page_of(client, older)
+
+    make_execution(job, "running")
+
+    controls = page_of(client, older).split('id="ex-controls"')[1].split("</section>")[0]
+    assert "<button" not in controls and "another execution of its job lives" in controls
+
+
+def test_a_closer_sees_which_controls_need_other_privileges(as_user, job):
+    execution = make_execution(job, "running")
+
+    page = page_of(as_user("closer", "manage_ml"), execution)
+
+    controls = page.split('id="ex-controls"')[1].split("</section>")[0]
+    assert "<button" not in controls
+    assert "You may look but not control this execution. Not offered to you:" in controls
+    assert "pause (needs <code>manage_rollup</code> or <code>manage</code>)" in controls
+
+
+def errors_part(client, execution, **params) -> str:
+    response = client.get(f"/console/ex/{execution.ex_id}/errors", params, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_errors_table_polls_its_own_part_keeping_filter_and_page_while_the_execution_lives(as_user, job):
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 60, error="TypeError: bad record")
+    add_slices(execution, "error", 5, start=500, error="Timeout reading")
+    client = as_user("operator", "manage")
+
+    page = page_of(client, execution, q="bad record", page=2)
+    assert f'hx-get="/console/ex/{execution.ex_id}/errors?q=bad+record&amp;page=2"' in page
+
+    part = errors_part(client, execution, q="bad record", page=2)
+    assert "<html" not in part and 'id="errors-live"' in part
+    assert "hx-trigger=\"every 5s [document.visibilityState === 'visible']\"" in part
+    assert f'hx-get="/console/ex/{execution.ex_id}/errors?q=bad+record&amp;page=2"' in part
+    assert "Showing 51–60 of 60 error records matching “bad record”" in part
+    assert "Timeout reading" not in part
+    assert 'type="search"' not in part  # the filter form is not swapped: what the user types stays
+
+    add_slices(execution, "error", 3, start=900, error="TypeError: bad record")  # new errors arrive
+    assert "of 63 error records" in errors_part(client, execution, q="bad record", page=2)
+
+    Execution.objects.filter(pk=execution.pk).update(status="failed")
+    part = errors_part(client, execution, q="bad record", page=2)
+    assert "hx-trigger" not in part and "hx-get" not in part
+    assert "hx-get" not in page_of(client, execution).split('id="errors-live"')[1].split(">")[0]
+
+
+def test_the_errors_part_keeps_the_cap_notice(as_user, job, monkeypatch):
+    monkeypatch.setattr("jobs.execution_page.ERRORS_PAGED", 60)
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 70, error="boom")
+
+    part = errors_part(as_user("operator", "manage"), execution)
+
+    assert "Showing 1–50 of the first 60 error records, newest first: narrow the filter" in part
+
+
+def test_the_errors_part_costs_the_same_queries_however_many_errors(as_user, job):
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 1, error="boom")
+    client = as_user("operator", "manage")
+    errors_part(client, execution)  # the session and the user, read once
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            errors_part(client, execution)
+        return len(captured)
+
+    small = queries()
+    add_slices(execution, "error", 400, start=10, error="boom")
+    assert queries() == small
+    # The request's own (session, user, privileges, the session's save) and three: the execution, the count,
+    # the rows shown.
+    assert small <= 9, small
+
+
+def test_once_the_execution_ended_the_live_poll_brings_the_errors_tables_last_state(as_user, job):
+    execution = make_execution(job, "running")
+    add_slices(execution, "error", 3, error="boom")
+    client = as_user("operator", "manage")
+    assert 'hx-include="#errors-state"' in page_of(client, execution)
+    live = page_of(client, execution, shown="running", q="boom", page="1", headers={"HX-Request": "true"})
+    assert 'id="errors-live"' not in live  # still running: the table polls on its own
+
+    Execution.objects.filter(pk=execution.pk).update(status="failed")
+    add_slices(execution, "error", 2, start=10, error="boom")
+
+    live = page_of(client, execution, shown="running", q="boom", page="1", headers={"HX-Request": "true"})
+    errors = live.split('<div id="errors-live"')[1].split(">")[0]
+    assert 'hx-swap-oob="true"' in errors and "hx-trigger" not in errors
+    assert "Showing 1–5 of 5 error records matching “boom”" in live

@@ -301,3 +301,19 @@ def test_the_page_costs_the_same_queries_however_many_executions(as_user, job):
 
     assert small == large
     assert large[0] <= 12, large
+
+
+def test_the_live_part_shows_the_progress_of_a_once_execution_once_it_is_sliced(as_user, job):
+    execution = make_execution(job, "running", slicer_stats={"processed": 30, "queued": 8})
+    client = as_user("operator", "manage")
+    assert 'id="job-progress"' not in page_of(client, job)  # the total is not known yet
+
+    Execution.objects.filter(pk=execution.pk).update(
+        slicer_stats={"processed": 30, "queued": 8, "queuing_complete": "2026-01-01T00:00:00Z"}
+    )
+    Slice.objects.bulk_create(
+        Slice(execution=execution, slicer_id=0, slicer_order=n, state="start", request={}) for n in range(2)
+    )
+
+    part = page_of(client, job, shown="running/opened", headers={"HX-Request": "true"})
+    assert '<progress id="job-progress" max="40" value="30"' in part and "30 of 40 slices (75%)" in part
