@@ -104,6 +104,7 @@ class JobDetailView(ConsoleView):
         latest = selectors.latest_executions([job.job_id]).get(job.job_id)
         context = self.live_context(job, latest)
         context["oob"] = request.GET.get("shown", "") != context["shown"]
+        context["polled"] = True  # the executions table's row of the latest execution is redrawn too
         return render(request, "jobs/_job_live.html", context)
 
     def live_context(self, job, latest) -> dict:

@@ -56,6 +56,8 @@ def test_a_job_submitted_from_the_editor_runs_to_completion_on_its_page(page, en
 
     expect(page.locator("#job-latest-status")).to_have_text("completed", timeout=60_000)
     expect(page.locator("#job-progress")).to_have_attribute("value", "50")
+    latest = job.executions.get()
+    expect(page.locator(f"#ex-row-{latest.ex_id}")).to_contain_text("completed")  # the table followed
     expect(page.locator("#job-live")).not_to_have_attribute("hx-trigger", re.compile("."))
     expect(page.get_by_role("button", name="Recover")).to_be_visible()  # the buttons followed the status
     assert page.evaluate("window.notReloaded") is True

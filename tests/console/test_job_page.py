@@ -275,11 +275,15 @@ def test_the_live_part_polls_while_the_execution_lives_and_stops_once_terminal(a
 
     shown = "running/opened"
     part = page_of(client, job, shown=shown, headers={"HX-Request": "true"})
-    assert 'id="job-live"' in part and "hx-trigger" in part and "hx-swap-oob" not in part
+    assert 'id="job-live"' in part and "hx-trigger" in part and 'id="job-controls"' not in part
+    row = f'<template>\n      <tr id="ex-row-{execution.ex_id}" hx-swap-oob="true">'
+    assert row in part  # the executions table's row follows the live part
+    assert f'<tr id="ex-row-{execution.ex_id}">' in page_of(client, job)
 
     Execution.objects.filter(pk=execution.pk).update(status="completed")
     part = page_of(client, job, shown=shown, headers={"HX-Request": "true"})
     assert "hx-trigger" not in part
+    assert row in part and part.split(row)[1].split("</tr>")[0].count("status-completed") == 1
     assert 'id="job-controls" aria-labelledby="job-controls-heading" hx-swap-oob="true"' in part
     assert "Start</button>" in part
 
