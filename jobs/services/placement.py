@@ -91,20 +91,15 @@ def slots_by_node() -> dict[str, NodeSlots]:
 
 
 def place() -> list[Placed]:
-    """Decide and record the loops to start now; they are enqueued once the decision commits."""
+    """Decide and record the loops to start now; their nodes' queues get them with the decision's commit
+    (jobs/dispatch.py)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PLACEMENT_LOCK])
         placed = _decide()
-        transaction.on_commit(lambda: [_enqueue(loop) for loop in placed])
+        if placed:
+            dispatch.loops((loop.node_id, loop.ex_id, loop.number, loop.task_pk) for loop in placed)
     return placed
-
-
-def _enqueue(loop: Placed) -> None:
-    if loop.number is None:
-        dispatch.controller(loop.node_id, loop.ex_id, loop.task_pk)
-    else:
-        dispatch.worker(loop.node_id, loop.ex_id, loop.number, loop.task_pk)
 
 
 def _decide() -> list[Placed]:
