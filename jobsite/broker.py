@@ -25,6 +25,7 @@ from jobsite.waiting import listener_params
 log = logging.getLogger(__name__)
 
 CHANNEL = "jobsite_queue"
+CONNECT_SECONDS = 5  # a listener that cannot connect gives up this soon (the dequeue query reports the outage)
 
 
 def orm_queues() -> bool:
@@ -61,7 +62,7 @@ class WakingORM(ORM):
         deadline = time.monotonic() + seconds
         try:
             if self.listener is None or self.listener.closed:
-                self.listener = psycopg.connect(**listener_params(), autocommit=True)
+                self.listener = psycopg.connect(**listener_params(), autocommit=True, connect_timeout=CONNECT_SECONDS)
                 self.listener.execute(f"LISTEN {CHANNEL}")
             while (left := deadline - time.monotonic()) > 0:
                 for notification in self.listener.notifies(timeout=left, stop_after=1):
