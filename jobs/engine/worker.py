@@ -32,10 +32,6 @@ S = ExecutionStatus
 
 CHECK_SECONDS = 0.25  # how often the loop re-reads the execution (pause/stop/workers reach it this fast)
 IDLE_SLEEP_MAX = 0.2
-# A loop that has not had a slice yet, in its first second, looks again this often rather than backing off:
-# it usually starts beside its controller, whose first slices arrive within tens of milliseconds.
-START_IDLE_SLEEP = 0.01
-START_SECONDS = 1.0
 BATCH_SECONDS = 0.1  # a claimed batch is about this much work at most
 MAX_BATCH = 64
 
@@ -157,7 +153,6 @@ class WorkerLoop:
     def run(self):
         next_check, idle = 0.0, 0
         paused = False
-        starting_until = time.monotonic() + START_SECONDS
         while True:
             if time.monotonic() >= next_check:
                 stop, paused = self.should_stop()
@@ -172,10 +167,7 @@ class WorkerLoop:
                 if idle == 0:
                     self.report()  # out of work: the controller may be about to sum up the execution
                 idle += 1
-                if not self.processed and time.monotonic() < starting_until:
-                    time.sleep(START_IDLE_SLEEP)
-                else:
-                    time.sleep(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
+                time.sleep(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
                 continue
             idle = 0
             began = time.monotonic()
