@@ -1,4 +1,11 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+
+
+def warm_engine_process(**signal) -> None:
+    """django-q2 spawned a process: let the engine ready it (by name: only engine processes import it)."""
+    import_module("jobs.q").warm_up(**signal)
 
 
 class JobsConfig(AppConfig):
@@ -6,6 +13,8 @@ class JobsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django_q.signals import post_spawn
+
         from assets import services as asset_services
         from jobs import selectors, services
         from jobsite import actions
@@ -18,3 +27,4 @@ class JobsConfig(AppConfig):
         registry.on_cancel(actions.JOBS_EXECUTION_WORKER, services.remove_cancelled_worker)
         # An asset a living execution runs operations from may not be deleted (its workers still load it).
         asset_services.on_delete_guard(selectors.living_executions_using)
+        post_spawn.connect(warm_engine_process, dispatch_uid="jobs.warm_engine_process")

@@ -4,7 +4,17 @@ Controllers and worker loops run on their node's engine queue; closes on any nod
 carries no placement (`task_pk`): such a loop is not wanted and does nothing.
 """
 
-from jobs.engine import closing, controller, worker
+import logging
+
+from django.db import connection
+from django_q.conf import Conf
+
+from jobs import dispatch
+from jobs.engine import closing, controller, runtime, worker
+from jobsite.outage import DATABASE_ERRORS
+from tasks.nodes import this_node_id
+
+log = logging.getLogger(__name__)
 
 
 def run_execution(ex_id: str, task_pk: int | None = None) -> str:
@@ -17,3 +27,18 @@ def run_worker(ex_id: str, number: int, task_pk: int | None = None) -> dict:
 
 def run_close(job_id: str, task_pk: int) -> str:
     return closing.run_close(job_id, task_pk)
+
+
+def warm_up(**_signal) -> None:
+    """Each new process of this node's engine queue, as django-q2 spawns it (its `post_spawn` signal, long
+    before the process gets a loop): the engine's code, the built-in operations and a database
+    connection are ready when a loop arrives. Without this the first loop a process ran paid ~0.3 s of
+    imports and a connection before its first slice, and processes recycled after a big run (max_rss)
+    paid it again."""
+    if Conf.CLUSTER_NAME != dispatch.engine_queue(this_node_id()):
+        return  # the control queue runs no pipelines
+    runtime.preload()
+    try:
+        connection.ensure_connection()
+    except DATABASE_ERRORS as error:  # the first loop connects (or waits the outage out) itself
+        log.info("engine process could not connect yet: %s", error)

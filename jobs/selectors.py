@@ -19,7 +19,7 @@ from jobs import dispatch
 from jobs.lifecycle import INDEXING, LIVING, RUNNING, ExecutionStatus, SliceState, indexer_state
 from jobs.models import Execution, Job, Slice
 from jobs.services import controller_alive, get_execution, get_job, latest_execution
-from jobsite import actions
+from jobsite import actions, broker
 from jobsite.errors import NotFound
 from tasks.models import Task
 
@@ -290,7 +290,7 @@ def _parsed(moment) -> datetime | None:
 def _orm_broker() -> bool:
     """Whether django-q2's `get_broker()` gives the ORM broker (its own order of precedence). Asked of the
     configuration: creating an ORM broker closes the caller's database connection if it is due."""
-    return bool(Conf.ORM) and not (Conf.BROKER_CLASS or Conf.IRON_MQ or isinstance(Conf.SQS, dict))
+    return broker.orm_queues()
 
 
 def queue_depths(node_ids) -> dict[str, int]:

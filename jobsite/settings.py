@@ -239,8 +239,10 @@ Q_CLUSTER = {
     # paying a process start for every loop.
     "max_rss": JOBSITE.engine_max_rss_kb,
     "recycle": 100,
-    "poll": 0.05,  # a new controller or worker loop starts within 50 ms
+    "poll": 0.05,  # an empty queue is read again after this at the latest (an enqueue wakes it at once)
     "orm": "default",
+    # The ORM broker, with an empty queue's pusher woken by the enqueue (LISTEN/NOTIFY) instead of polling.
+    "broker_class": "jobsite.broker.WakingORM",
     "ALT_CLUSTERS": {
         "control": {
             "workers": JOBSITE.control_workers,
@@ -255,6 +257,7 @@ Q_CLUSTER = {
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
+    Q_CLUSTER.pop("broker_class")
     Q_CLUSTER["redis"] = REDIS_URL
 
 LOGGING = {

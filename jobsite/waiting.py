@@ -97,7 +97,7 @@ class Wakeups:
         waiters' own polls cover the gap)."""
         while True:
             try:
-                with psycopg.connect(**_listener_params(), autocommit=True) as listener:
+                with psycopg.connect(**listener_params(), autocommit=True) as listener:
                     listener.execute(f"LISTEN {CHANNEL}")
                     for notification in listener.notifies():
                         self.wake(notification.payload)
@@ -106,7 +106,7 @@ class Wakeups:
             time.sleep(RECONNECT_SECONDS)
 
 
-def _listener_params() -> dict:
+def listener_params() -> dict:
     settings = connections["default"].settings_dict
     params = {
         "dbname": settings["NAME"],

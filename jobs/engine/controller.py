@@ -97,6 +97,7 @@ class Controller:
             return "failed"
 
     def run(self) -> str:
+        # A first claim initializes as it claims; a takeover may find the execution still in `scheduling`.
         if self.execution.status == S.SCHEDULING:
             self.step(Step.INITIALIZE, "controller initializing")
         recovering = self.prepare()

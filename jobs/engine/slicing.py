@@ -3,7 +3,6 @@ run until the look-ahead of pending slices is full."""
 
 from __future__ import annotations
 
-from django.db.models import Max
 from django.utils import timezone
 
 from jobs import services
@@ -24,36 +23,31 @@ class Slicing:
         self.ex_id = execution.ex_id
         self.checkpoint = checkpoint  # shared with the controller, which saves it with its stats
         self.once = execution.config.get("lifecycle", "once") == "once"
-        self.slicers = build_slicers(execution, start_points=self.start_points()) if slice_more else []
+        newest = self.newest_slices()
+        self.slicers = build_slicers(execution, start_points=self.start_points(newest)) if slice_more else []
         self.done: set[int] = set(checkpoint.get("slicers_done", [])) if slice_more else set()
-        self.orders = self.last_orders()
+        # Per slicer, the highest order already cut, here or in the recovered execution.
+        self.orders: dict[int, int] = {slicer_id: each.slicer_order for slicer_id, each in newest.items()}
 
     @property
     def all_sliced(self) -> bool:
         return len(self.done) == len(self.slicers)
 
-    def start_points(self) -> dict[int, object] | None:
-        """Per slicer, the request after which slicing continues: the newest slice, by order, of this
-        execution (a takeover) and of the execution it recovers (everything up to that one was done or
-        is re-run; a recovery's own new slices come after it). None for a fresh start."""
-        recovered = self.execution.recovered_execution_id
-        sources = [ex for ex in (self.ex_id, recovered) if ex]
-        newest = (
-            Slice.objects.filter(execution_id__in=sources).order_by("slicer_id", "-slicer_order").distinct("slicer_id")
-        )
-        points = {s.slicer_id: s.request for s in newest}
-        if points or recovered:
+    def newest_slices(self) -> dict[int, Slice]:
+        """Per slicer, the newest slice, by order, of this execution (a takeover) and of the execution it
+        recovers (one query: the slicers' start points and the orders to go on from)."""
+        sources = [ex for ex in (self.ex_id, self.execution.recovered_execution_id) if ex]
+        newest = Slice.objects.filter(execution_id__in=sources).order_by("slicer_id", "-slicer_order")
+        return {each.slicer_id: each for each in newest.distinct("slicer_id")}
+
+    def start_points(self, newest: dict[int, Slice]) -> dict[int, object] | None:
+        """Per slicer, the request after which slicing continues: that of its newest slice (everything up
+        to that one was done or is re-run; a recovery's own new slices come after it). None for a fresh
+        start."""
+        points = {slicer_id: each.request for slicer_id, each in newest.items()}
+        if points or self.execution.recovered_execution_id:
             return points
         return None
-
-    def last_orders(self) -> dict[int, int]:
-        """Per slicer, the highest order already cut, here or in the recovered execution."""
-        orders: dict[int, int] = {}
-        for ex_id in filter(None, (self.ex_id, self.execution.recovered_execution_id)):
-            rows = Slice.objects.filter(execution_id=ex_id).values("slicer_id").annotate(top=Max("slicer_order"))
-            for row in rows:
-                orders[row["slicer_id"]] = max(orders.get(row["slicer_id"], 0), row["top"])
-        return orders
 
     def fill(self, workers: int, *, minimum_per_worker: int) -> int:
         """Write new slices until the look-ahead is full; returns how many were written."""

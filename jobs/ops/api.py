@@ -189,6 +189,12 @@ class Reader:
     fetcher: type[Fetcher]
 
 
+def load_builtins() -> None:
+    """Attach the built-in operations' runtimes (imported once per process)."""
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
 def runtime_of(name: str, kind: Kind, runtimes: Mapping[str, object] = MappingProxyType({})):
     """What runs the operation `name` (from `runtimes`, else the built-ins): a `Reader` for a reader, a
     `Processor` subclass for a processor."""
@@ -196,8 +202,7 @@ def runtime_of(name: str, kind: Kind, runtimes: Mapping[str, object] = MappingPr
         runtime = runtimes[name]
         actual = Kind.READER if isinstance(runtime, Reader) else Kind.PROCESSOR
     else:
-        for module in BUILTIN_MODULES:
-            importlib.import_module(module)
+        load_builtins()
         operation = get_operation(name)
         runtime, actual = operation.runtime, operation.kind
     if actual != kind:

@@ -15,6 +15,7 @@ from jobs.services.executions import transition
 from jobs.services.lookups import controller_alive, engine_actor
 
 S = ExecutionStatus
+INITIALIZING_REASON = "controller initializing"
 
 
 def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
@@ -49,8 +50,8 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
                 actor=engine_actor(node_id),
                 reason=reason,
             )
-            return execution
-        return transition(
+            return execution if takeover else _initializing(execution, node_id)
+        claimed = transition(
             execution,
             S.SCHEDULING,
             actor=engine_actor(node_id),
@@ -59,6 +60,13 @@ def claim_execution(ex_id: str, *, node_id: str) -> Execution | None:
             controller_heartbeat=now,
             controller_token=token,
         )
+        return _initializing(claimed, node_id)
+
+
+def _initializing(execution: Execution, node_id: str) -> Execution:
+    """A first claim starts initializing in the same transaction (the controller's INITIALIZE step, which
+    took a transaction of its own: ~15 ms before the first slice on a busy machine)."""
+    return transition(execution, S.INITIALIZING, actor=engine_actor(node_id), reason=INITIALIZING_REASON)
 
 
 def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = None, checkpoint=None):

@@ -91,20 +91,15 @@ def slots_by_node() -> dict[str, NodeSlots]:
 
 
 def place() -> list[Placed]:
-    """Decide and record the loops to start now; they are enqueued once the decision commits."""
+    """Decide and record the loops to start now; their nodes' queues get them with the decision's commit
+    (jobs/dispatch.py)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PLACEMENT_LOCK])
         placed = _decide()
-        transaction.on_commit(lambda: [_enqueue(loop) for loop in placed])
+        if placed:
+            dispatch.loops((loop.node_id, loop.ex_id, loop.number, loop.task_pk) for loop in placed)
     return placed
-
-
-def _enqueue(loop: Placed) -> None:
-    if loop.number is None:
-        dispatch.controller(loop.node_id, loop.ex_id, loop.task_pk)
-    else:
-        dispatch.worker(loop.node_id, loop.ex_id, loop.number, loop.task_pk)
 
 
 def _decide() -> list[Placed]:
@@ -133,46 +128,49 @@ def _decide() -> list[Placed]:
             waiting.append(execution)
     shares = fair_shares([execution.workers for execution in admitted], max(capacity - len(admitted), 0))
 
-    placed, parents = [], {}
+    placed, tasks, parents = [], [], {}
     for execution, share in zip(admitted, shares):
         if execution.allotted_workers != share or execution.scheduling_reason:
             Execution.objects.filter(pk=execution.pk).update(allotted_workers=share, scheduling_reason="")
-        if execution.ex_id not in controllers:
-            loop = _place_loop(execution, None, free, parents)
-            if loop is None:
-                continue  # counted in the capacity, but its node's slots are still held by leaving loops
-            placed.append(loop)
-        for number in range(share):
-            if number not in workers[execution.ex_id]:
-                loop = _place_loop(execution, number, free, parents)
-                if loop is None:
-                    break
-                placed.append(loop)
+        numbers = [None] if execution.ex_id not in controllers else []
+        numbers += [number for number in range(share) if number not in workers[execution.ex_id]]
+        for number in numbers:
+            node_id = _free_node(free)
+            if node_id is None:
+                # Counted in the capacity, but its node's slots are still held by leaving loops.
+                break
+            placed.append(Placed(node_id=node_id, ex_id=execution.ex_id, task_pk=0, number=number))
+            tasks.append(_loop_task(execution, number, node_id, parents))
     for execution in waiting:
         _wait(execution, _waiting_reason(nodes, free))
+    for loop, task in zip(placed, registry.begin_all(tasks)):  # the loops' task rows in one statement
+        loop.task_pk = task.pk
     return placed
 
 
-def _place_loop(execution: Execution, number: int | None, free: dict[str, int], parents: dict) -> Placed | None:
-    """A loop of the execution on the node with the most free slots, if any has one."""
+def _free_node(free: dict[str, int]) -> str | None:
+    """The node with the most free slots, if any has one, which is then taken."""
     node_id = max(free, key=lambda node: free[node], default=None)
     if node_id is None or free[node_id] <= 0:
         return None
     free[node_id] -= 1
+    return node_id
+
+
+def _loop_task(execution: Execution, number: int | None, node_id: str, parents: dict) -> dict:
+    """The task of a loop of the execution placed on `node_id` (`registry.begin`'s arguments)."""
     if execution.ex_id not in parents:  # read once per execution and decision, however many loops it gets
         parents[execution.ex_id] = registry.running_task(action=actions.JOBS_EXECUTION, target=execution.ex_id)
-    parent = parents[execution.ex_id]
     what = "controller" if number is None else f"worker [{number}]"
-    task = registry.begin(
-        action=actions.JOBS_EXECUTION_WORKER if number is not None else actions.JOBS_EXECUTION_CONTROLLER,
-        description=f"{describe(execution.job_id, execution.name, execution.ex_id)} {what}",
-        target=execution.ex_id,
-        number=number,
-        cancellable=True,
-        parent=parent,
-        node_id=node_id,
-    )
-    return Placed(node_id=node_id, ex_id=execution.ex_id, task_pk=task.pk, number=number)
+    return {
+        "action": actions.JOBS_EXECUTION_WORKER if number is not None else actions.JOBS_EXECUTION_CONTROLLER,
+        "description": f"{describe(execution.job_id, execution.name, execution.ex_id)} {what}",
+        "target": execution.ex_id,
+        "number": number,
+        "cancellable": True,
+        "parent": parents[execution.ex_id],
+        "node_id": node_id,
+    }
 
 
 def _waiting_reason(nodes: dict[str, int], free: dict[str, int]) -> str:
