@@ -33,6 +33,7 @@ MAX_ENTRIES = 10_000
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 _verified: dict[str, tuple[float, str]] = {}
+_in_flight: dict[str, threading.Lock] = {}  # the pairs being verified now, each by one request
 _lock = threading.Lock()
 
 
@@ -59,18 +60,39 @@ class CachedBasicAuthentication(BasicAuthentication):
 
     def _verify(self, userid, password, request):
         key = _digest(userid, password)
+        user = _remembered(key, userid)
+        if user is not None:
+            return user, None
+        # One verification at a time per pair: clients that open 20 connections at once with the same
+        # credentials would otherwise pay the hasher 20 times over before the first answer is remembered
+        # (measured: seconds of stall for all of them). The others wait, then find it remembered.
         with _lock:
-            remembered = _verified.get(key)
-        if remembered and remembered[0] > time.monotonic():
-            user = get_user_model()._default_manager.filter(username=userid, is_active=True).first()
-            if user is not None and hmac.compare_digest(user.password, remembered[1]):
+            flight = _in_flight.setdefault(key, threading.Lock())
+        with flight:
+            user = _remembered(key, userid)
+            if user is not None:
                 return user, None
-        user, auth = super().authenticate_credentials(userid, password, request)
-        with _lock:
-            if len(_verified) >= MAX_ENTRIES:
-                _verified.clear()
-            _verified[key] = (time.monotonic() + VERIFIED_SECONDS, user.password)
+            try:
+                user, auth = super().authenticate_credentials(userid, password, request)
+            finally:
+                with _lock:
+                    _in_flight.pop(key, None)
+            with _lock:
+                if len(_verified) >= MAX_ENTRIES:
+                    _verified.clear()
+                _verified[key] = (time.monotonic() + VERIFIED_SECONDS, user.password)
         return user, auth
+
+
+def _remembered(key: str, userid: str):
+    """The active user these credentials were verified for, while its password hash is unchanged."""
+    with _lock:
+        remembered = _verified.get(key)
+    if remembered and remembered[0] > time.monotonic():
+        user = get_user_model()._default_manager.filter(username=userid, is_active=True).first()
+        if user is not None and hmac.compare_digest(user.password, remembered[1]):
+            return user
+    return None
 
 
 def forget_verified_credentials() -> None:
