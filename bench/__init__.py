@@ -26,3 +26,9 @@ def wait_for(check, *, timeout: float, interval: float, what: str):
         if time.monotonic() > deadline:
             raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+def percentile(values, share: float) -> float:
+    """The value `share` (0.99: p99) of the way up the sorted values (the nearest rank below)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

@@ -30,7 +30,7 @@ if __package__ in (None, ""):
 import httpx
 import psycopg
 
-from bench import BenchError, log
+from bench import BenchError, log, percentile
 from bench.console_data import Sizes, seed
 from bench.main import add_stack_arguments, run_benchmark_main
 from bench.report import figure_row, fmt
@@ -106,11 +106,6 @@ def keep_nodes_connected(url: str):
     """The seeded worker nodes heartbeat, as living ones do (no engine runs here)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE tasks_node SET heartbeat_at = now() WHERE node_id LIKE 'benchnode%%'")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def measure(stack: Stack, measured: list, rounds: int) -> dict:

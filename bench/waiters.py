@@ -27,18 +27,13 @@ if __package__ in (None, ""):
 
 import httpx
 
-from bench import BenchError, log, wait_for
+from bench import BenchError, log, percentile, wait_for
 from bench.main import add_stack_arguments, run_benchmark_main
 from bench.report import figure_row, titled_report
 from bench.stack import ADMIN_USER, Stack
 
 ACTION = "cluster:admin/bench/hold"
 RECORDED_SIZES = ("waiters", "requests", "clients", "jobs")
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def latencies(base: str, auth, *, requests: int, clients: int) -> dict:

@@ -26,7 +26,7 @@ import psutil
 if __package__ in (None, ""):  # `python bench/web.py`: the repository root is the import root
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench import BenchError, log
+from bench import BenchError, log, percentile
 from bench.main import add_stack_arguments, run_benchmark_main
 from bench.report import figure_row, titled_report
 from bench.stack import ADMIN_USER, Stack
@@ -90,7 +90,7 @@ def load(base: str, path: str, headers: dict, *, seconds: float, connections: in
         "requests": len(latencies),
         "per_s": round(len(latencies) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(ordered), 1),
-        "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
+        "p99_ms": round(1000 * percentile(ordered, 0.99), 1),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
     }
 

@@ -45,24 +45,10 @@ def loops(placed: Iterable[tuple[str, str, int | None, int]]) -> None:
 def _push(placed: list[tuple[str, str, int | None, int]]) -> None:
     for node_id, ex_id, number, task_pk in placed:
         if number is None:
-            async_task(
-                RUN_CONTROLLER,
-                ex_id,
-                task_pk,
-                task_name=f"controller {ex_id}",
-                group=ex_id,
-                cluster=engine_queue(node_id),
-            )
+            func, args, name = RUN_CONTROLLER, (ex_id, task_pk), f"controller {ex_id}"
         else:
-            async_task(
-                RUN_WORKER,
-                ex_id,
-                number,
-                task_pk,
-                task_name=f"worker {number} {ex_id}",
-                group=ex_id,
-                cluster=engine_queue(node_id),
-            )
+            func, args, name = RUN_WORKER, (ex_id, number, task_pk), f"worker {number} {ex_id}"
+        async_task(func, *args, task_name=name, group=ex_id, cluster=engine_queue(node_id))
 
 
 def close(job_id: str, task_pk: int) -> None:

@@ -106,14 +106,12 @@ def execution_overview(ex_id: str) -> Overview:
         raise NotFound(f"Execution {ex_id} was not found")
     stats = execution.slicer_stats or {}
     failed = int(stats.get("failed", 0))
-    in_hand = Slice.objects.in_hand().filter(execution=execution).count() if not execution.is_terminal else 0
     counts = {
         SliceState.PENDING: int(stats.get("queued", 0)),
-        SliceState.START: in_hand,
+        SliceState.START: _in_hand(execution),
         SliceState.COMPLETED: max(int(stats.get("processed", 0)) - failed, 0),
         SliceState.ERROR: failed,
     }
-    sliced = stats.get("queuing_complete") and execution.config.get("lifecycle", "once") == "once"
     loops = list(
         Task.objects.running()
         .filter(target=ex_id, action__in=LOOP_ACTIONS)
@@ -123,7 +121,7 @@ def execution_overview(ex_id: str) -> Overview:
     return Overview(
         execution=execution,
         counts=counts,
-        total=sum(counts.values()) if sliced else None,
+        total=sum(counts.values()) if _sliced_once(execution) else None,
         loops=[Loop(t, "controller" if t.action == actions.JOBS_EXECUTION_CONTROLLER else "worker") for t in loops],
         throughput=throughput(execution),
     )
@@ -259,10 +257,21 @@ def living_execution_of(job_id: str) -> Execution | None:
 
 def execution_progress(execution: Execution) -> tuple[int, int | None]:
     """(slices processed, all its slices) of a `once` execution once slicing is complete, else (processed,
-    None): as execution_overview counts them, in one query while it lives and none once it has ended."""
-    stats = execution.slicer_stats or {}
-    processed = int(stats.get("processed", 0))
-    if not (stats.get("queuing_complete") and execution.config.get("lifecycle", "once") == "once"):
+    None): the total as execution_overview counts it, in one query while it lives and none once it has
+    ended."""
+    processed = int((execution.slicer_stats or {}).get("processed", 0))
+    if not _sliced_once(execution):
         return processed, None
-    in_hand = Slice.objects.in_hand().filter(execution=execution).count() if not execution.is_terminal else 0
-    return processed, processed + int(stats.get("queued", 0)) + in_hand
+    return processed, processed + int(execution.slicer_stats.get("queued", 0)) + _in_hand(execution)
+
+
+def _sliced_once(execution: Execution) -> bool:
+    """A `once` execution whose slicers are done: its slices in all are known."""
+    stats = execution.slicer_stats or {}
+    return bool(stats.get("queuing_complete")) and execution.config.get("lifecycle", "once") == "once"
+
+
+def _in_hand(execution: Execution) -> int:
+    """Slices claimed and not yet finished, counted from the rows (a batch per worker loop at most); none
+    once the execution has ended."""
+    return 0 if execution.is_terminal else Slice.objects.in_hand().filter(execution=execution).count()

@@ -287,18 +287,12 @@ def _parsed(moment) -> datetime | None:
         return None
 
 
-def _orm_broker() -> bool:
-    """Whether django-q2's `get_broker()` gives the ORM broker (its own order of precedence). Asked of the
-    configuration: creating an ORM broker closes the caller's database connection if it is due."""
-    return broker.orm_queues()
-
-
 def queue_depths(node_ids) -> dict[str, int]:
     """Messages waiting in each django-q2 queue: the engine queue of each of `node_ids` and the control
     queue. Any broker answers through django-q2's `queue_size()`; the ORM broker's rows are counted in one
     query (the rows its `queue_size()` counts) rather than one per queue."""
     names = [dispatch.engine_queue(node_id) for node_id in node_ids] + [dispatch.CONTROL_QUEUE]
-    if not _orm_broker():
+    if not broker.orm_queues():
         return {name: get_broker(name).queue_size() for name in names}
     depths = dict.fromkeys(names, 0)
     waiting = OrmQ.objects.using(Conf.ORM).filter(key__in=names, lock__lte=timezone.now())

@@ -16,7 +16,7 @@ from django_q.signing import SignedPackage
 from jobs import dispatch, services
 from jobs.lifecycle import ExecutionStatus
 from jobs.models import Execution
-from jobsite import actions
+from jobsite import actions, broker
 from jobsite.conf import conf
 from tasks import registry
 
@@ -82,7 +82,7 @@ def purge_dead_queue_rows(limit: int = 500) -> int:
     find out it is not wanted; they go now instead of lingering. With the ORM broker, a killed engine
     process leaves its row locked for the queue's retry time (days); with Redis, loops queued to a node
     that died before taking them stay in its list (`django_q:engine.<node id>:q`) for good."""
-    if "orm" in settings.Q_CLUSTER:
+    if broker.orm_queues():  # the broker jobs/dispatch.py and the queue depths ask of too
         return _purge_orm_rows(limit)
     if "redis" in settings.Q_CLUSTER:
         return purge_redis_entries(get_broker().connection, limit)

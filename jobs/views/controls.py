@@ -16,6 +16,7 @@ again with `confirmed`.
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 
 from jobs import execution_page, services
 from jobs.forms import RecoverForm, StopForm, WorkersForm
@@ -99,6 +100,7 @@ def controls_context(request, job, execution, offered: frozenset[str], *, page: 
     shown = {name for name in offered if may(request.user, CONTROL_ACTIONS[name])}
     refused = sorted(offered - shown)
     living = execution if execution is not None and execution.status not in TERMINAL else None
+    urls = {name: reverse(f"console:{page}-{name.replace('force_', '')}", args=[key]) for name in shown}
     return {
         "page": page,
         "noun": "job" if page == "job" else "execution",
@@ -110,20 +112,50 @@ def controls_context(request, job, execution, offered: frozenset[str], *, page: 
             {"name": name.replace("_", " "), "privileges": privileges_granting(CONTROL_ACTIONS[name])}
             for name in refused
         ],
-        "urls": {name: reverse(f"console:{page}-{name.replace('force_', '')}", args=[key]) for name in shown},
-        "stop": execution
-        and {
-            "titles": {"graceful": stop_title(execution, False), "force": stop_title(execution, True)},
-            "outcomes": {"graceful": stop_outcome(False), "force": stop_outcome(True)},
-        },
-        "close": {
-            "titles": {"graceful": close_title(job, False), "force": close_title(job, True)},
-            "outcomes": {"graceful": close_outcome(living, False), "force": close_outcome(living, True)},
-        },
+        "urls": urls,
+        "dialogs": confirm_dialogs(page, job, execution, living, shown, urls),
         "stop_form": StopForm(),
         "recover_form": RecoverForm(),
         "workers_form": WorkersForm(),
     }
+
+
+def confirm_dialogs(page: str, job, execution, living, shown: set[str], urls: dict) -> list[dict]:
+    """The <dialog>s the stop and close buttons open (templates/jobs/_confirm_dialog.html): what each will do,
+    gracefully or forced, said as the confirmation page says it."""
+    dialogs = []
+    if "stop" in shown:
+        dialogs.append(
+            {
+                "id": f"{page}-stop-dialog",
+                "url": urls["stop"],
+                "titles": {"graceful": stop_title(execution, False), "force": stop_title(execution, True)},
+                "about": format_html(
+                    "Execution <code>{}</code> ({}) of job <strong>{}</strong> <code>{}</code>.",
+                    execution.ex_id,
+                    execution.status,
+                    job.name,
+                    job.job_id,
+                ),
+                "outcomes": {"graceful": stop_outcome(False), "force": stop_outcome(True)},
+                "verbs": {"graceful": "Stop", "force": "Force stop"},
+                "keep": "Keep it running",
+            }
+        )
+    if "close" in shown or "force_close" in shown:
+        running = format_html(", its execution <code>{}</code> {}", living.ex_id, living.status) if living else ""
+        dialogs.append(
+            {
+                "id": f"{page}-close-dialog",
+                "url": urls.get("close") or urls["force_close"],
+                "titles": {"graceful": close_title(job, False), "force": close_title(job, True)},
+                "about": format_html("Job <strong>{}</strong> <code>{}</code>{}.", job.name, job.job_id, running),
+                "outcomes": {"graceful": close_outcome(living, False), "force": close_outcome(living, True)},
+                "verbs": {"graceful": "Close", "force": "Force close"},
+                "keep": "Keep it open",
+            }
+        )
+    return dialogs
 
 
 # --- the buttons ---------------------------------------------------------------------------------------
@@ -168,12 +200,12 @@ class ExecutionControl(Control):
     """A button that acts on an execution: the one in the URL, or the latest of the job in the URL."""
 
     def perform(self, request, **kwargs) -> str:
-        return self.act(self.target_id())
+        return self.act(self.kwargs["ex_id"] if "ex_id" in self.kwargs else self.target().ex_id)
 
-    def target_id(self) -> str:
+    def target(self):
         if "ex_id" in self.kwargs:
-            return self.kwargs["ex_id"]
-        return services.latest_execution(self.kwargs["job_id"]).ex_id
+            return services.get_execution(self.kwargs["ex_id"])
+        return services.latest_execution(self.kwargs["job_id"])
 
     def act(self, ex_id: str) -> str:
         raise NotImplementedError
@@ -185,10 +217,7 @@ class StopView(ExecutionControl):
 
     def confirmation(self, request):
         force = self.valid(StopForm)["force"]
-        if "ex_id" in self.kwargs:
-            execution = services.get_execution(self.kwargs["ex_id"])
-        else:
-            execution = services.latest_execution(self.kwargs["job_id"])
+        execution = self.target()
         return {
             "job": execution.job,
             "title": stop_title(execution, force),

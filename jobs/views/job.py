@@ -50,6 +50,23 @@ def spec_problems(message: str) -> list[dict]:
     return problems
 
 
+def save_edited_spec(text: str, save, page):
+    """The spec editor's save, on the job page and the new job page: the text parsed as JSON and handed to
+    `save` (a service call, which validates before it writes). Returns (what `save` returned, None), or
+    (None, the page drawn again by `page(spec_text=..., status=..., syntax_error=... or problems=...)`) when
+    the text is not JSON or the service refused it: the text is kept and nothing was saved."""
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as error:
+        syntax = {"line": error.lineno, "column": error.colno, "message": error.msg}
+        return None, page(spec_text=text, syntax_error=syntax, status=400)
+    try:
+        return save(spec), None
+    except DomainError as error:
+        problems = spec_problems(error.message) if isinstance(error, Invalid) else [{"message": error.message}]
+        return None, page(spec_text=text, problems=problems, status=error.status_code)
+
+
 def is_live(job: Job, latest) -> bool:
     """Whether the live part polls: the latest execution lives, or the job is closing."""
     return job.state == JobState.CLOSING or (latest is not None and latest.status not in TERMINAL)
@@ -67,18 +84,14 @@ class JobDetailView(ConsoleView):
     def post(self, request, job_id):
         """Save the editor's text as the job's spec, or show why not (nothing saved) with the text kept."""
         job = services.get_job(job_id)
-        text = request.POST.get("spec", "")
-        try:
-            spec = json.loads(text)
-        except json.JSONDecodeError as error:
-            syntax = {"line": error.lineno, "column": error.colno, "message": error.msg}
-            return self.page(request, job, spec_text=text, syntax_error=syntax, status=400)
-        try:
-            job, _ = services.update_job(job_id, spec, actor=self.actor(), headers=None)
-        except DomainError as error:
-            request._audit_status = error.status_code
-            problems = spec_problems(error.message) if isinstance(error, Invalid) else [{"message": error.message}]
-            return self.page(request, job, spec_text=text, problems=problems, status=error.status_code)
+        saved, refused = save_edited_spec(
+            request.POST.get("spec", ""),
+            lambda spec: services.update_job(job_id, spec, actor=self.actor(), headers=None),
+            lambda **editor: self.page(request, job, **editor),
+        )
+        if refused is not None:
+            return refused
+        job, _ = saved
         messages.success(
             request, f"Saved the spec of job {job.job_id}. Nothing was started: the next execution runs it."
         )
@@ -146,7 +159,7 @@ class CloseView(Control):
 
     def confirmation(self, request):
         job = services.get_job(self.kwargs["job_id"])
-        living = job.executions.living().order_by("-created").first()
+        living = execution_page.living_execution_of(job.job_id)
         return {
             "job": job,
             "title": close_title(job, self.force()),

@@ -14,10 +14,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from jobs import services
-from jobs.views.job import spec_problems
+from jobs.views.job import save_edited_spec
 from jobsite import actions
 from jobsite.console import ConsoleView
-from jobsite.errors import DomainError, Invalid
 
 EXAMPLE = {
     "name": "example-job",
@@ -35,20 +34,15 @@ class NewJobView(ConsoleView):
         return self.page(request, spec_text=json.dumps(EXAMPLE, indent=2))
 
     def post(self, request):
-        text = request.POST.get("spec", "")
         start = "start" in request.POST
-        try:
-            spec = json.loads(text)
-        except json.JSONDecodeError as error:
-            request._audit_status = 400
-            syntax = {"line": error.lineno, "column": error.colno, "message": error.msg}
-            return self.page(request, spec_text=text, syntax_error=syntax, status=400)
-        try:
-            job, execution, warnings = services.submit_job(spec, start=start, actor=self.actor())
-        except DomainError as error:
-            request._audit_status = error.status_code
-            problems = spec_problems(error.message) if isinstance(error, Invalid) else [{"message": error.message}]
-            return self.page(request, spec_text=text, problems=problems, status=error.status_code)
+        saved, refused = save_edited_spec(
+            request.POST.get("spec", ""),
+            lambda spec: services.submit_job(spec, start=start, actor=self.actor()),
+            lambda **editor: self.page(request, **editor),
+        )
+        if refused is not None:
+            return refused
+        job, execution, warnings = saved
         request._audit_target = job.job_id
         if execution is not None:
             messages.success(request, f"Created job {job.name} and started execution {execution.ex_id}.")
