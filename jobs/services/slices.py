@@ -62,12 +62,15 @@ def copy_for_recovery(execution: Execution) -> None:
     )
 
 
+# The ids are taken once, in an ARRAY: under `id IN (subquery)` a planner that thinks the table tiny (stale
+# statistics) rescans `LIMIT ... SKIP LOCKED` per row, skips what the earlier scans locked, and claims
+# every pending slice.
 CLAIM_SQL = """
 UPDATE jobs_slice SET state = 'start', holder = %s, heartbeat = now(), updated = now()
-WHERE id IN (
+WHERE id = ANY(ARRAY(
     SELECT id FROM jobs_slice WHERE execution_id = %s AND state = 'pending'
     ORDER BY slicer_order, id LIMIT %s FOR UPDATE SKIP LOCKED
-)
+))
 RETURNING id, slice_id, slicer_id, slicer_order, request, retry_count
 """
 

@@ -90,14 +90,15 @@ slotted AS (
 # One fold: at most `limit` observations, taken by id with SKIP LOCKED (rows another node is folding are
 # left to it), deleted and added to the series in this one statement, so each is counted exactly once: if
 # the upsert fails, the delete is undone with it. Series are upserted in key order, so two nodes folding at
-# once wait on each other at worst, never deadlock. It returns how many observations it folded.
+# once wait on each other at worst, never deadlock. It returns how many observations it folded. The ids are
+# taken in an ARRAY, once: `id IN (...)` may be rescanned per row, and each rescan SKIP LOCKs past the last.
 _FOLD = (
     """
 WITH observed AS (
     DELETE FROM jobsite_taskruntimeobservation
-    WHERE id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM jobsite_taskruntimeobservation ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-    )
+    ))
     RETURNING action, outcome, seconds
 ),"""
     + _TASK_SERIES

@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 
+from django.db import connection
+
 from jobs import services
 from jobs.models import Execution, Job, Slice, SliceState
 
@@ -47,6 +49,22 @@ def test_claiming_hands_out_the_written_slices_oldest_first(execution):
 
     assert [row[4] for row in claimed] == [{"n": n} for n in range(1, 5)]
     assert Slice.objects.filter(execution=execution, state=SliceState.PENDING).count() == 6
+
+
+def test_a_claim_takes_no_more_than_its_limit_when_the_statistics_are_stale(execution):
+    """Analyzed while it held one slice, the table looks tiny to the planner, which then rescans the claim's
+    `LIMIT ... SKIP LOCKED` once per row: the slices taken by the earlier scans count as locked-by-self and
+    are skipped, so `id IN (...)` used to take every pending slice (20 of 20 here), starving the other
+    workers. The ids are now taken once, in an ARRAY."""
+    services.add_slices(execution, [(0, 1, {"n": 1})])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobs_slice")
+    services.add_slices(execution, [(0, order, {"n": order}) for order in range(2, 21)])
+
+    claimed = services.claim_slices(execution.ex_id, holder="w1", limit=5)
+
+    assert [row[4] for row in claimed] == [{"n": n} for n in range(1, 6)]
+    assert Slice.objects.filter(execution=execution, state=SliceState.PENDING).count() == 15
 
 
 def test_nothing_to_write_writes_nothing(execution):

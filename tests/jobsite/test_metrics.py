@@ -156,6 +156,17 @@ def test_a_fold_stops_at_its_time_cap():
     assert runtime_series()[("a", "ok")][2] == 5
 
 
+def test_a_fold_takes_no_more_than_its_limit_when_the_statistics_are_stale():
+    """The table analyzed while it held one row: the planner then rescanned `LIMIT ... SKIP LOCKED` per row
+    and a fold of 5 took all 20 (it failed the test below in a full run)."""
+    observe("a", 1.0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE jobsite_taskruntimeobservation")
+    observe("a", *[1.0] * 19)
+    assert histograms.fold_task_runtimes(limit=5, seconds=0) == 5
+    assert TaskRuntimeObservation.objects.count() == 15
+
+
 def test_a_fold_skips_what_another_node_is_folding_and_counts_it_once(other):
     """Node 1 holds its batch uncommitted: node 2 folds the rest without waiting (a short lock_timeout
     would fail it), and once node 1 commits every observation is counted exactly once."""
