@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.utils import timezone
 
+from jobsite.conf import conf
 from tasks.models import Node, Task
 from tasks.nodes import this_node_id
 
@@ -172,3 +176,20 @@ def recent_finished(selection: TaskFilter, *, node_id: str = "", cap: int = FINI
 def nodes_listed(limit: int = NODES_SHOWN) -> list[Node]:
     """Nodes by name, for a page's node filter and the names of its groups."""
     return list(Node.objects.order_by("name", "node_id")[:limit])
+
+
+# The health probe's one statement, written out: building it with the ORM (an aggregate of two filtered
+# counts) cost the probe about 2 ms of CPU per request, a third of all it did.
+_CONNECTED_NODES_SQL = f"""
+SELECT count(*) FILTER (WHERE %(worker)s = ANY(roles)), count(*) FILTER (WHERE %(web)s = ANY(roles))
+FROM {Node._meta.db_table} WHERE heartbeat_at >= %(cutoff)s AND stopped_at IS NULL
+"""
+
+
+def connected_node_counts() -> tuple[int, int]:
+    """(worker nodes, web nodes) heartbeating now, as `Node.objects.connected()` reads them."""
+    cutoff = timezone.now() - timedelta(seconds=conf.node_timeout_seconds)
+    with connection.cursor() as cursor:
+        cursor.execute(_CONNECTED_NODES_SQL, {"worker": Node.Role.WORKER, "web": Node.Role.WEB, "cutoff": cutoff})
+        workers, webs = cursor.fetchone()
+    return workers, webs

@@ -5,7 +5,6 @@ import platform
 import sys
 import uuid
 
-from django.db.models import Count, Q
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -15,7 +14,7 @@ from rest_framework.views import APIView
 import jobsite
 from jobsite.api.elasticsearch import PRODUCT_HEADER, VENDOR_JSON, VERSION, AnyAccept
 from jobsite.conf import conf
-from tasks.models import Node
+from tasks.selectors import connected_node_counts
 
 # Node.js names for the machine, as asset bundles declare them (asset.json `arch`).
 _NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i686": "ia32"}
@@ -109,11 +108,7 @@ class HealthView(APIView):
     def get(self, request):
         try:
             # One statement: its answer is the proof that the database answers, and both counts.
-            counts = Node.objects.connected().aggregate(
-                workers=Count("pk", filter=Q(roles__contains=[Node.Role.WORKER])),
-                webs=Count("pk", filter=Q(roles__contains=[Node.Role.WEB])),
-            )
-            workers, webs = counts["workers"], counts["webs"]
+            workers, webs = connected_node_counts()
             database = "ok"
         except Exception:  # any database failure is what this probe exists to report
             workers = webs = 0

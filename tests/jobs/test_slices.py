@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-
 from django.db import connection
 
 from jobs import services
