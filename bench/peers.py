@@ -226,7 +226,7 @@ def print_report(rows: list[dict], results: dict, args):
     )
     for line in figure_table(rows):
         print(line)
-    print("\nper round (in the order run; Jobsite's completed status, pgqueuer's enqueue time):")
+    print("\nper round (odd rounds run Jobsite first, even ones pgqueuer first):")
     for number, run in enumerate(results["jobsite"]):
         line = f"  round {number + 1}: Jobsite {run['per_s']:,.0f} slices/s ({run['status']}, {run['seconds']} s)"
         for size, rounds in results["pgqueuer"].items():
