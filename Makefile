@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INSTALL_LOG := var/install.log
 
-.PHONY: run test install lint schema bench clean
+.PHONY: run test install lint schema bench bench-peers clean
 
 # A laptop quick start serves plain HTTP; production runs `python -m jobsite.run` behind TLS.
 run: $(STAMP)
@@ -44,5 +44,20 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.all $(BENCH_ARGS)
 
+# Jobsite's slice throughput against pgqueuer's batched throughput, interleaved on the same embedded
+# PostgreSQL (bench/peers.py; `BENCH_ARGS=--quick` for one small round). pgqueuer lives in a virtualenv of
+# its own, $(PEERS_VENV), never in $(VENV); its first install needs the package index. asyncpg is the
+# driver pgqueuer's own benchmark defaults to, and its docs measure it ~1.7x psycopg's throughput.
+PEERS_VENV := var/peers-venv
+PEERS_PACKAGES := pgqueuer==1.6.0 asyncpg==0.32.0
+bench-peers: $(STAMP) $(PEERS_VENV)/.installed
+	$(BIN)/python -m bench.peers $(BENCH_ARGS)
+
+$(PEERS_VENV)/.installed: Makefile
+	@mkdir -p var
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet $(PEERS_PACKAGES)
+	@touch $@
+
 clean:
-	rm -rf $(VENV) var/test
+	rm -rf $(VENV) var/test $(PEERS_VENV)

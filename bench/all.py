@@ -24,7 +24,9 @@ if __package__ in (None, ""):  # `python bench/all.py`: the repository root is t
 from bench.report import figure_table
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every benchmark, in the order they run: the one list `make bench` follows.
+# Every benchmark, in the order they run: the one list `make bench` follows. Not bench/peers.py: it needs
+# pgqueuer in a virtualenv of its own, which `make bench-peers` installs from the package index (network),
+# so it runs on its own.
 BENCHMARKS = ("engine", "scheduling", "scale", "waiters", "assets", "web", "console")
 
 

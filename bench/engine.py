@@ -87,14 +87,7 @@ def run_benchmark(stack: Stack, args) -> dict:
     log(f"  {q['per_s']} tasks/s ({q['done']}/{args.q_tasks} done)")
 
     log(f"run 1: {args.slices} one-record slices, {args.workers} workers")
-    spec = runs.slice_job(args.slices, args.workers)
-    run1, _ = runs.watched_run(stack, labels, meter, spec, 30 + args.slices / 150)
-    run1["per_s"] = round(run1["processed"] / run1["seconds"], 1)
-    if run1["steady_seconds"]:
-        run1["steady_per_s"] = round((run1["processed"] - 1) / run1["steady_seconds"], 1)
-    if run1.get("server_seconds"):
-        run1["server_per_s"] = round(run1["processed"] / run1["server_seconds"], 1)
-    results["slices"] = run1
+    run1 = results["slices"] = runs.slice_throughput(stack, labels, meter, args.slices, args.workers)
     log(f"  {run1['status']}: {run1['per_s']} slices/s")
 
     spec = runs.record_job(args.records, args.slice_size, args.workers)

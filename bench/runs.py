@@ -148,6 +148,20 @@ def watched_run(
     return run, watch
 
 
+def slice_throughput(stack: Stack, labels: Labels, meter: CpuMeter, slices: int, workers: int) -> dict:
+    """The slice-throughput run (bench/engine.py's figure 1, bench/peers.py's Jobsite side): a `once` job of
+    `slices` one-record slices with `workers` workers, `per_s` from `POST /v1/jobs` to `completed` seen by
+    polling every 0.1 s; `server_per_s` from the history's `_created` to `completed`, `steady_per_s` from
+    the first to the last slice completion."""
+    run, _ = watched_run(stack, labels, meter, slice_job(slices, workers), 30 + slices / 150)
+    run["per_s"] = round(run["processed"] / run["seconds"], 1)
+    if run["steady_seconds"]:
+        run["steady_per_s"] = round((run["processed"] - 1) / run["steady_seconds"], 1)
+    if run.get("server_seconds"):
+        run["server_per_s"] = round(run["processed"] / run["server_seconds"], 1)
+    return run
+
+
 def steady_seconds(ex_id: str) -> float | None:
     """From the first to the last slice completion: the engine's pace without its start and end
     costs."""
