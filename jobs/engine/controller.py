@@ -35,8 +35,9 @@ S = ExecutionStatus
 LOOP_SECONDS = 0.02
 BEAT_SECONDS = 0.1  # status and lease refresh: pause, stop and the end are noticed this fast
 STATS_SECONDS = 0.5  # `_slicer_stats`, live workers and the controller task's heartbeat
-# Enough pending slices that workers claiming in batches (up to MAX_BATCH) never find the queue empty.
-MIN_LOOK_AHEAD_PER_WORKER = 2 * MAX_BATCH
+# Enough pending slices that workers claiming in batches (up to MAX_BATCH) never find the queue empty, even
+# refilled by halves (slicing.py) and with the controller kept off the CPU for a moment on a busy machine.
+MIN_LOOK_AHEAD_PER_WORKER = 4 * MAX_BATCH
 
 
 def run_controller(ex_id: str, task_pk: int) -> str:

@@ -50,13 +50,18 @@ class Slicing:
         return None
 
     def fill(self, workers: int, *, minimum_per_worker: int) -> int:
-        """Write new slices until the look-ahead is full; returns how many were written."""
+        """Once the look-ahead is down to half, write new slices until it is full again; returns how many
+        were written. Refilling by halves writes big batches: each write has a fixed cost (a count and an
+        insert, a round trip each), which refilling after every claim paid per worker batch."""
         if self.all_sliced:
             return 0
         workers = max(workers, 1)
         look_ahead = max(max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers)
         look_ahead = min(look_ahead, MAX_LOOK_AHEAD)
-        wanted = look_ahead - Slice.objects.pending().filter(execution_id=self.ex_id).count()
+        pending = services.pending_slice_count(self.ex_id)
+        if pending > look_ahead // 2:
+            return 0
+        wanted = look_ahead - pending
         batch = []
         while len(batch) < wanted and not self.all_sliced:
             before = len(batch)

@@ -120,6 +120,7 @@ class WorkerLoop:
         self.max_retries = int(execution.config.get("max_retries", 3))
         self.pipeline = build_pipeline(execution, worker_id=holder)
         self.processed = self.failed = 0
+        self.done: list[int] = []  # slices processed at their first attempt, recorded with the next claim
         self.batch = 1
         self.checks = 0
         self.analytics_enabled = bool(execution.config.get("analytics", True))
@@ -156,6 +157,8 @@ class WorkerLoop:
         while True:
             if time.monotonic() >= next_check:
                 stop, paused = self.should_stop()
+                if stop or paused:
+                    self.record_done()
                 if stop:
                     return
                 next_check = time.monotonic() + CHECK_SECONDS
@@ -175,13 +178,27 @@ class WorkerLoop:
             self.adapt_batch((time.monotonic() - began) / len(claimed))
 
     def claim(self) -> list[tuple]:
-        """A batch of slices; after a database error, under a new holder name: slices the database still
-        gives the old one (an outcome a crash lost, a claim whose answer never came) are then kept alive
-        by no heartbeat, and the reaper returns them after their lease (at-least-once)."""
+        """The slices done so far recorded and a new batch claimed, in one statement. After a database
+        error the done ones are recorded first, under the holder that claimed them (waiting the outage out),
+        and the claim is made under a new holder name: slices the database still gives the old one (a claim
+        whose answer never came) are then kept alive by no heartbeat, and the reaper returns them after
+        their lease (at-least-once)."""
         if self.outage.errors != self.errors_seen:
             self.errors_seen = self.outage.errors
+            self.record_done()
             self.holder = new_holder(self.number)
-        return services.claim_slices(self.ex_id, holder=self.holder, limit=self.batch)
+        completed, claimed = services.complete_and_claim(
+            self.ex_id, self.done, done_holder=self.holder, holder=self.holder, limit=self.batch
+        )
+        self.processed += completed
+        self.done = []
+        return claimed
+
+    def record_done(self):
+        """Record the done slices now (before the loop stops or pauses), through an outage if need be."""
+        if self.done:
+            self.processed += self.outage.call(services.complete_slices, self.done, holder=self.holder)
+            self.done = []
 
     def adapt_batch(self, seconds_per_slice: float):
         """Claim several slices at a time only while slices are quick, so a batch never keeps work from
@@ -192,7 +209,8 @@ class WorkerLoop:
             self.batch = max(1, int(BATCH_SECONDS / max(seconds_per_slice, 1e-6)))
 
     def process(self, claimed: list[tuple]):
-        """Run each claimed slice; first-attempt successes are recorded together, the rest one by one."""
+        """Run each claimed slice; first-attempt successes are recorded together with the next claim, the
+        rest one by one."""
         clean = []
         for pk, slice_id, _slicer_id, _order, request, retry_count in claimed:
             try:
@@ -210,7 +228,7 @@ class WorkerLoop:
             ):
                 self.failed += bool(error)
                 self.processed += 1
-        self.processed += self.outage.call(services.complete_slices, clean, holder=self.holder)
+        self.done.extend(clean)
 
     def add_analytics(self, analytics: list[dict]):
         """Per-operation totals, kept on this worker's task row; the controller sums them per execution."""

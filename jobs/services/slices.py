@@ -62,32 +62,52 @@ def copy_for_recovery(execution: Execution) -> None:
     )
 
 
-# The ids are taken once, in an ARRAY: under `id IN (subquery)` a planner that thinks the table tiny (stale
-# statistics) rescans `LIMIT ... SKIP LOCKED` per row, skips what the earlier scans locked, and claims
-# every pending slice.
-CLAIM_SQL = """
-UPDATE jobs_slice SET state = 'start', holder = %s, heartbeat = now(), updated = now()
-WHERE id = ANY(ARRAY(
-    SELECT id FROM jobs_slice WHERE execution_id = %s AND state = 'pending'
-    ORDER BY slicer_order, id LIMIT %s FOR UPDATE SKIP LOCKED
-))
-RETURNING id, slice_id, slicer_id, slicer_order, request, retry_count
+# A worker's round trip: the first-attempt successes of its last batch are recorded completed and its next
+# batch is claimed, in one statement (two cost the loop a round trip and the ORM's query building per
+# batch). The claim's ids are taken once, in an ARRAY: under `id IN (subquery)` a planner that thinks the
+# table tiny (stale statistics) rescans `LIMIT ... SKIP LOCKED` per row, skips what the earlier scans
+# locked, and claims every pending slice. One row comes back even when nothing is claimed, for the count.
+COMPLETE_AND_CLAIM_SQL = """
+WITH done AS (
+    UPDATE jobs_slice SET state = 'completed', heartbeat = NULL, updated = now()
+    WHERE id = ANY(%(done)s::bigint[]) AND state = 'start' AND holder = %(done_holder)s
+    RETURNING 1
+), claimed AS (
+    UPDATE jobs_slice SET state = 'start', holder = %(holder)s, heartbeat = now(), updated = now()
+    WHERE id = ANY(ARRAY(
+        SELECT id FROM jobs_slice WHERE execution_id = %(ex_id)s AND state = 'pending'
+        ORDER BY slicer_order, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING id, slice_id, slicer_id, slicer_order, request, retry_count
+)
+SELECT (SELECT count(*) FROM done), c.id, c.slice_id, c.slicer_id, c.slicer_order, c.request, c.retry_count
+FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true
 """
 
 
-def claim_slices(ex_id: str, *, holder: str, limit: int = 1) -> list[tuple]:
-    """Take up to `limit` of the oldest pending slices, skipping rows other workers are claiming.
-
-    Returns (pk, slice_id, slicer_id, slicer_order, request, retry_count) tuples, oldest first.
-    """
+def complete_and_claim(
+    ex_id: str, done: list[int], *, done_holder: str, holder: str, limit: int
+) -> tuple[int, list[tuple]]:
+    """Mark `done` (slices `done_holder` processed at the first attempt) completed and take up to `limit`
+    of the oldest pending slices for `holder`, skipping rows other workers are claiming. Returns how many
+    of `done` were still ours, and the claimed (pk, slice_id, slicer_id, slicer_order, request,
+    retry_count) tuples, oldest first."""
+    parameters = {"done": done, "done_holder": done_holder, "holder": holder, "ex_id": ex_id, "limit": limit}
     with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL, [holder, ex_id, limit])
+        cursor.execute(COMPLETE_AND_CLAIM_SQL, parameters)
         rows = cursor.fetchall()
     # Django has psycopg hand jsonb over as text (its JSONField decodes); a raw query decodes itself.
     claimed = [
-        (pk, sid, slicer, order, json.loads(request), retries) for pk, sid, slicer, order, request, retries in rows
+        (pk, sid, slicer, order, json.loads(request), retries)
+        for _done, pk, sid, slicer, order, request, retries in rows
+        if pk is not None
     ]
-    return sorted(claimed, key=lambda row: (row[3], row[0]))
+    return rows[0][0], sorted(claimed, key=lambda row: (row[3], row[0]))
+
+
+def claim_slices(ex_id: str, *, holder: str, limit: int = 1) -> list[tuple]:
+    """Take up to `limit` of the oldest pending slices (`complete_and_claim` with nothing done)."""
+    return complete_and_claim(ex_id, [], done_holder=holder, holder=holder, limit=limit)[1]
 
 
 def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: int = 0) -> bool:
@@ -115,6 +135,14 @@ def complete_slices(slice_pks: list[int], *, holder: str) -> int:
 
 def heartbeat_slices(*, holder: str) -> None:
     Slice.objects.in_hand().filter(holder=holder).update(heartbeat=timezone.now())
+
+
+def pending_slice_count(ex_id: str) -> int:
+    """How many slices of the execution wait to be claimed (the controller asks before each refill: in SQL,
+    since the ORM's query building cost more than the count)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM jobs_slice WHERE execution_id = %s AND state = 'pending'", [ex_id])
+        return cursor.fetchone()[0]
 
 
 def slice_counts(ex_id: str, *, completed: bool = True) -> dict[str, int]:
