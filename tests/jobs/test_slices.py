@@ -66,6 +66,34 @@ def test_a_claim_takes_no_more_than_its_limit_when_the_statistics_are_stale(exec
     assert Slice.objects.filter(execution=execution, state=SliceState.PENDING).count() == 15
 
 
+def test_one_statement_records_a_workers_done_slices_and_claims_its_next(execution):
+    services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 11)])
+    first = services.claim_slices(execution.ex_id, holder="w1", limit=4)
+
+    completed, claimed = services.complete_and_claim(
+        execution.ex_id, [row[0] for row in first], done_holder="w1", holder="w1", limit=4
+    )
+
+    assert completed == 4
+    assert [row[4] for row in claimed] == [{"n": n} for n in range(5, 9)]
+    states = dict(Slice.objects.filter(execution=execution).values_list("slicer_order", "state"))
+    assert states == {
+        **dict.fromkeys(range(1, 5), SliceState.COMPLETED),
+        **dict.fromkeys(range(5, 9), SliceState.START),
+        9: SliceState.PENDING,
+        10: SliceState.PENDING,
+    }
+    # Slices no longer the holder's (handed to another after their lease) are not recorded by it; with
+    # nothing left to claim the count still comes back.
+    Slice.objects.filter(pk=claimed[0][0]).update(holder="w2")
+    services.claim_slices(execution.ex_id, holder="w3", limit=2)
+    completed, none = services.complete_and_claim(
+        execution.ex_id, [row[0] for row in claimed], done_holder="w1", holder="w1", limit=4
+    )
+    assert (completed, none) == (3, [])
+    assert Slice.objects.get(pk=claimed[0][0]).state == SliceState.START
+
+
 def test_nothing_to_write_writes_nothing(execution):
     services.add_slices(execution, [])
     assert not Slice.objects.filter(execution=execution).exists()
