@@ -12,7 +12,9 @@ import threading
 import time
 import traceback
 
+import psycopg
 from django.db import close_old_connections, connection
+from psycopg import sql
 
 from jobs import services
 from jobs.engine.runtime import build_pipeline
@@ -72,6 +74,45 @@ class SliceHeartbeat(threading.Thread):
         connection.close()
 
 
+class SliceWakeups:
+    """An idle loop waits for the controller's word that it wrote slices (services.add_slices notifies the
+    execution's channel) instead of sleeping its whole backoff: workers that found the queue empty for a
+    moment lost up to IDLE_SLEEP_MAX each time. The loop listens on its own connection; psycopg keeps the
+    notifications that arrive while the loop runs other queries, so none is missed, and `drain()` drops
+    them while the loop is busy, so they never pile up. The backoff stays the fallback: a reconnect, a
+    slice the reaper handed back."""
+
+    def __init__(self, ex_id: str):
+        self.channel = services.slices_channel(ex_id)
+        self.listening_on: psycopg.Connection | None = None
+
+    def _listener(self) -> psycopg.Connection:
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw is not self.listening_on:  # a new connection (the first, or after an outage) listens anew
+            raw.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            self.listening_on = raw
+        return raw
+
+    def wait(self, seconds: float) -> None:
+        """Until slices were written since the last wait or drain, or `seconds` passed."""
+        began = time.monotonic()
+        try:
+            for _notification in self._listener().notifies(timeout=seconds, stop_after=1):
+                pass
+        except psycopg.Error:  # the connection's trouble: the next claim meets it and waits the outage out
+            self.listening_on = None
+            time.sleep(max(0.0, seconds - (time.monotonic() - began)))
+
+    def drain(self) -> None:
+        if self.listening_on is not None and not self.listening_on.closed:
+            try:
+                for _notification in self.listening_on.notifies(timeout=0):
+                    pass
+            except psycopg.Error:
+                self.listening_on = None
+
+
 def run_worker(ex_id: str, number: int, task_pk: int) -> dict:
     """Worker loop `number`, placed as task `task_pk`; a start the placement no longer wants (given up,
     redelivered, a duplicate) touches no slice."""
@@ -128,6 +169,7 @@ class WorkerLoop:
         # Through a database outage the loop waits and starts over; the outcomes of slices in hand are
         # recorded once it is back (call), or those slices would stay claimed by a living holder forever.
         self.outage = Outage(f"worker loop {holder}", reconnected=fast_commits)
+        self.wakeups = SliceWakeups(self.ex_id)
         self.errors_seen = 0  # the outage's database errors, as of the last holder name
 
     def progress(self) -> dict:
@@ -157,6 +199,7 @@ class WorkerLoop:
         while True:
             if time.monotonic() >= next_check:
                 stop, paused = self.should_stop()
+                self.wakeups.drain()
                 if stop or paused:
                     self.record_done()
                 if stop:
@@ -170,7 +213,7 @@ class WorkerLoop:
                 if idle == 0:
                     self.report()  # out of work: the controller may be about to sum up the execution
                 idle += 1
-                time.sleep(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
+                self.wakeups.wait(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
                 continue
             idle = 0
             began = time.monotonic()

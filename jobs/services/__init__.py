@@ -54,6 +54,7 @@ from jobs.services.slices import (
     release_expired_slices,
     requeue_slices_in_hand,
     slice_counts,
+    slices_channel,
 )
 from jobs.services.starting import recover_execution, recover_job, start_job
 
@@ -114,6 +115,7 @@ __all__ = [
     "set_execution_status",
     "set_job_active",
     "slice_counts",
+    "slices_channel",
     "start_indexer",
     "start_job",
     "stop_indexer",

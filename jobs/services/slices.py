@@ -16,13 +16,27 @@ from jobs.models import Execution, RecoveryType, Slice, SliceState
 # One statement for the whole batch: building a model instance per slice (bulk_create) was most of the
 # controller's time and left the workers waiting for pending slices. The ids are made by PostgreSQL in
 # the same format as models.new_id (a uuid4 as text).
+# The execution's idle worker loops are told (slices_channel; delivered at commit, so never before the rows
+# are visible) in the same statement.
 ADD_SLICES_SQL = """
-INSERT INTO jobs_slice
-    (slice_id, execution_id, slicer_id, slicer_order, request, state, error, retry_count, holder, created, updated)
-SELECT gen_random_uuid()::text, %s, s.slicer_id, s.slicer_order, s.request::jsonb, 'pending', '', 0, '', now(), now()
-FROM unnest(%s::integer[], %s::integer[], %s::text[]) AS s(slicer_id, slicer_order, request)
-ON CONFLICT DO NOTHING
+WITH added AS (
+    INSERT INTO jobs_slice
+        (slice_id, execution_id, slicer_id, slicer_order, request, state, error, retry_count, holder, created, updated)
+    SELECT gen_random_uuid()::text, %(ex_id)s, s.slicer_id, s.slicer_order, s.request::jsonb, 'pending', '', 0, '',
+        now(), now()
+    FROM unnest(%(slicer_ids)s::integer[], %(orders)s::integer[], %(requests)s::text[])
+        AS s(slicer_id, slicer_order, request)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT 1 FROM added)
 """
+
+
+def slices_channel(ex_id: str) -> str:
+    """The channel on which the controller says it wrote pending slices of the execution (a name is at most
+    63 bytes; two executions sharing one would only wake each other's idle loops)."""
+    return f"jobsite_slices_{ex_id}"[:63]
 
 
 def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
@@ -31,8 +45,15 @@ def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) ->
     if not requests:
         return
     slicer_ids, orders, bodies = zip(*requests, strict=True)
+    parameters = {
+        "ex_id": execution.ex_id,
+        "slicer_ids": list(slicer_ids),
+        "orders": list(orders),
+        "requests": list(map(json.dumps, bodies)),
+        "channel": slices_channel(execution.ex_id),
+    }
     with connection.cursor() as cursor:
-        cursor.execute(ADD_SLICES_SQL, [execution.ex_id, list(slicer_ids), list(orders), list(map(json.dumps, bodies))])
+        cursor.execute(ADD_SLICES_SQL, parameters)
 
 
 def copy_for_recovery(execution: Execution) -> None:

@@ -49,8 +49,8 @@ def holder_in_hand(ex_id: str) -> str:
 
 def controller_mid_slicing(engine, worker_node, *, total: int) -> tuple[str, int]:
     """An execution of `total` slices whose controller, a process of the worker node, has sliced part of them
-    only (more than its look-ahead: 100 for 2 workers): (ex_id, the controller's pid)."""
-    ex_id = start_job(engine, generator_job(size=total * 10, slice_size=10, delay_ms=30))
+    only (`total` is more than its look-ahead: 512 for 2 workers): (ex_id, the controller's pid)."""
+    ex_id = start_job(engine, generator_job(size=total * 10, slice_size=10, delay_ms=15))
     wait_for_status(engine, ex_id, "running", timeout=60)
     wait_until(lambda: slice_states(ex_id)["completed"] >= 10, timeout=60)
     pid = wait_until(lambda: worker_node.pid_running(f"controller {ex_id}"), timeout=10)
@@ -97,7 +97,7 @@ def test_a_worker_process_killed_mid_slice_loses_no_slice(engine, worker_node):
 def test_a_killed_controller_is_taken_over_and_every_slice_is_run_once(engine, worker_node):
     # Slicing must continue after the takeover from where the dead controller left off: no request skipped,
     # none made twice.
-    total = 300
+    total = 700
     ex_id, pid = controller_mid_slicing(engine, worker_node, total=total)
 
     sigkill(pid)
@@ -107,7 +107,7 @@ def test_a_killed_controller_is_taken_over_and_every_slice_is_run_once(engine, w
     assert any("taken over" in t["reason"] for t in history(engine, ex_id)), history(engine, ex_id)
     slices = requests_by_order(ex_id)
     assert [order for order, _ in slices] == list(range(1, total + 1))
-    assert [request["processed"] for _, request in slices] == list(range(0, 3000, 10))
+    assert [request["processed"] for _, request in slices] == list(range(0, total * 10, 10))
     assert slice_states(ex_id) == {"pending": 0, "start": 0, "completed": total, "error": 0}
     assert record["_slicer_stats"]["processed"] == total
 
@@ -115,7 +115,7 @@ def test_a_killed_controller_is_taken_over_and_every_slice_is_run_once(engine, w
 def test_a_frozen_controller_that_wakes_after_a_takeover_does_not_slice_again(engine, worker_node):
     # A controller stalled past the node timeout (a long GC pause, a swapped-out process) is taken over.
     # When it wakes up it must notice it lost the execution, not keep slicing next to its successor.
-    total = 300
+    total = 700
     ex_id, pid = controller_mid_slicing(engine, worker_node, total=total)
 
     os.kill(pid, signal.SIGSTOP)
@@ -131,7 +131,7 @@ def test_a_frozen_controller_that_wakes_after_a_takeover_does_not_slice_again(en
 
     assert record["_status"] == "completed", record
     slices = requests_by_order(ex_id)
-    assert sorted(request["processed"] for _, request in slices) == list(range(0, 3000, 10))
+    assert sorted(request["processed"] for _, request in slices) == list(range(0, total * 10, 10))
     assert [order for order, _ in slices] == list(range(1, total + 1))
 
 
