@@ -1,11 +1,14 @@
 """Slices written by the controller in one statement: what a worker later claims is what was cut."""
 
+import threading
+import time
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from jobs import services
+from jobs.engine.worker import SliceWakeups
 from jobs.models import Execution, Job, Slice, SliceState
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +113,24 @@ def test_the_controllers_beat_counts_everything_but_the_completed_slices(executi
 
     assert every == {"pending": 2, "start": 1, "completed": 3, "error": 1}
     assert beat == {**every, "completed": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_worker_loop_wakes_when_its_controller_writes_slices_and_not_for_old_news(execution):
+    """The loop listens on its own connection (which hears its own notifications too, as here)."""
+    wakeups = SliceWakeups(execution.ex_id)
+    wakeups.wait(0)  # listening from now on
+
+    writer = threading.Timer(0.3, lambda: (services.add_slices(execution, [(0, 1, {})]), connections.close_all()))
+    began = time.monotonic()
+    writer.start()
+    wakeups.wait(10)
+    writer.join()
+    assert 0.25 < time.monotonic() - began < 5
+
+    for order in (2, 3, 4):  # written while the loop was busy: dropped at its next status check
+        services.add_slices(execution, [(0, order, {})])
+    wakeups.drain()
+    began = time.monotonic()
+    wakeups.wait(0.5)
+    assert time.monotonic() - began >= 0.45
