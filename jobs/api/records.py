@@ -5,6 +5,7 @@ import json
 import jobsite
 from jobs.lifecycle import LIVING
 from jobs.models import Execution, ExecutionTransition, Job, Slice
+from jobs.selectors import ListedJob
 from jobs.stats import slicer_stats
 from jobsite.dates import iso
 
@@ -16,17 +17,37 @@ def _with_set(record: dict, **optional) -> dict:
 
 
 def job_record(job: Job) -> dict:
+    return _job_record(
+        job.spec,
+        job.job_id,
+        job.active,
+        job.state,
+        iso(job.created),
+        iso(job.updated),
+        job.deleted,
+        iso(job.deleted_on),
+    )
+
+
+def listed_job_record(job: ListedJob) -> dict:
+    """The same record, of a job as the lists read it (its dates already written)."""
+    return _job_record(
+        job.spec, job.job_id, job.active, job.state, job.created, job.updated, job.deleted, job.deleted_on
+    )
+
+
+def _job_record(spec, job_id, active, state, created, updated, deleted, deleted_on) -> dict:
     record = {
-        **job.spec,
-        "job_id": job.job_id,
-        "active": job.active,
-        "state": job.state,
+        **spec,
+        "job_id": job_id,
+        "active": active,
+        "state": state,
         "_context": "job",
-        "_created": iso(job.created),
-        "_updated": iso(job.updated),
-        "_deleted": job.deleted,
+        "_created": created,
+        "_updated": updated,
+        "_deleted": deleted,
     }
-    return _with_set(record, _deleted_on=iso(job.deleted_on))
+    return _with_set(record, _deleted_on=deleted_on)
 
 
 def execution_record(execution: Execution) -> dict:

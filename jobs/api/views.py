@@ -21,6 +21,7 @@ from jobs.api.records import (
     controller_record,
     execution_record,
     job_record,
+    listed_job_record,
     project,
     slice_record,
     transition_record,
@@ -96,8 +97,8 @@ class JobsView(TerasliceView):
         responses=OBJECTS,
     )
     def get(self, request):
-        jobs = selectors.list_jobs(job_options(request.query_params), active=active_option(request.query_params))
-        records = [job_record(job) for job in jobs]
+        jobs = selectors.listed_jobs(job_options(request.query_params), active=active_option(request.query_params))
+        records = [listed_job_record(job) for job in jobs]
         fields = csv_option(request.query_params, "ex")
         if fields:
             latest = selectors.latest_executions(job.job_id for job in jobs)
@@ -398,7 +399,8 @@ class TxtJobsView(TerasliceView):
     @extend_schema(summary="Jobs as a text table", parameters=[*PAGING, *TXT_PARAMS], responses=TEXT)
     def get(self, request):
         options = job_options(request.query_params)
-        records = [job_record(job) for job in selectors.list_jobs(options, active=active_option(request.query_params))]
+        jobs = selectors.listed_jobs(options, active=active_option(request.query_params))
+        records = [listed_job_record(job) for job in jobs]
         fields = _txt_columns(
             options, ["job_id", "name", "active", "lifecycle", "slicers", "workers", "_created", "_updated"]
         )

@@ -16,14 +16,11 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, BasicAuthentication, get_authorization_header
 
-from jobsite.access import login_limit
-from jobsite.access.models import ApiToken
+from jobsite.access import login_limit, selectors
 from jobsite.access.tokens import digest
 
 VERIFIED_SECONDS = 300
@@ -89,7 +86,7 @@ def _remembered(key: str, userid: str):
     with _lock:
         remembered = _verified.get(key)
     if remembered and remembered[0] > time.monotonic():
-        user = get_user_model()._default_manager.filter(username=userid, is_active=True).first()
+        user = selectors.active_user(userid)
         if user is not None and hmac.compare_digest(user.password, remembered[1]):
             return user
     return None
@@ -101,18 +98,14 @@ def forget_verified_credentials() -> None:
 
 
 def _authenticate_token(key: str, key_id: str | None = None):
-    tokens = ApiToken.objects.select_related("user").filter(key_hash=digest(key), revoked_at__isnull=True)
-    if key_id is not None:
-        tokens = tokens.filter(key_id=key_id)
-    token = tokens.first()
+    token = selectors.unrevoked_token(digest(key), key_id)
     if token is None or not token.user.is_active:
         raise exceptions.AuthenticationFailed("Invalid or revoked token.")
     now = timezone.now()
     if token.last_used is None or now - token.last_used >= LAST_USED_PRECISION:
         # The row read says it is stale; the UPDATE says so again, in one statement, so that of the
         # requests of every process arriving together only one writes it (the others match no row).
-        stale = Q(last_used__isnull=True) | Q(last_used__lt=now - LAST_USED_PRECISION)
-        ApiToken.objects.filter(stale, pk=token.pk).update(last_used=now)
+        selectors.touch_last_used(token, now, now - LAST_USED_PRECISION)
     return token.user, token
 
 
