@@ -33,7 +33,7 @@ from bench.stack import ROOT, Stack
 SIZES = {
     "slices": (20_000, 2_000),
     "q_tasks": (2_000, 300),
-    "records": (1_000_000, 200_000),
+    "records": (10_000_000, 200_000),
     "pgbench_seconds": (15, 5),
     "latency_runs": (5, 3),
     "stop_runs": (3, 2),
@@ -139,7 +139,7 @@ def parse_args(argv=None):
         default=90,
         help="give up the django-q2 baseline after this",
     )
-    flag("--records", type=int, help="run 2: records (default 1000000; quick 200000)")
+    flag("--records", type=int, help="run 2: records (default 10000000; quick 200000)")
     flag("--slice-size", type=int, default=5000, help="run 2: records per slice")
     flag("--workers", type=int, default=2, help="workers of runs 1 and 2")
     flag("--pgbench-seconds", type=int, help="pgbench -T (default 15; quick 5)")

@@ -39,8 +39,9 @@ def figures(results: dict, args) -> list[dict]:
         f"1 slice throughput, {args.slices} slices, {args.workers} workers",
         s["per_s"],
         "slices/s",
-        target=">= 1000 slices/s",
-        ok=done and s["per_s"] >= 1000,
+        # Issue 15's target; the spec's own was 1,000.
+        target=">= 10000 slices/s",
+        ok=done and s["per_s"] >= 10_000,
     )
     if s.get("server_per_s"):
         name = "  same, _created -> completed (history)"
@@ -109,6 +110,19 @@ def figures(results: dict, args) -> list[dict]:
         baseline=f"{p['per_s']}/s",
         ratio=f"{100 * steady / p['per_s']:.0f}%",
     )
+    # Issue 15's target: end to end (submit -> completed, the fixed start and end included) against the same
+    # records generated and passed on by a pool of as many plain processes as workers, at 10M records.
+    vs_pool = r["per_s"] / p["per_s"]
+    add(
+        "records_end_to_end_vs_pool",
+        f"  end to end vs a pool of {p['processes']} plain processes",
+        r["per_s"],
+        "records/s",
+        baseline=f"{p['per_s']}/s",
+        ratio=f"{100 * vs_pool:.0f}%",
+        target=">= 90%",
+        ok=r["status"] == "completed" and vs_pool >= 0.9,
+    )
 
     f, st = results["first_slice"], results["stop"]
     add(
@@ -117,8 +131,8 @@ def figures(results: dict, args) -> list[dict]:
         f["median_s"],
         "s",
         baseline=f"api sees it: {f['observed_via_api_median_s']} s",
-        target="<= 1 s",
-        ok=f["median_s"] <= 1,
+        target="<= 0.1 s",  # issue 15's target; the spec's own was 1 s
+        ok=f["median_s"] <= 0.1,
     )
     add(
         "stop_s",
