@@ -230,9 +230,7 @@ class WorkerLoop:
             self.errors_seen = self.outage.errors
             self.record_done()
             self.holder = new_holder(self.number)
-        completed, claimed = services.complete_and_claim(
-            self.ex_id, self.done, done_holder=self.holder, holder=self.holder, limit=self.batch
-        )
+        completed, claimed = services.complete_and_claim(self.ex_id, self.done, holder=self.holder, limit=self.batch)
         self.processed += completed
         self.done = []
         return claimed

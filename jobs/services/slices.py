@@ -91,7 +91,7 @@ def copy_for_recovery(execution: Execution) -> None:
 COMPLETE_AND_CLAIM_SQL = """
 WITH done AS (
     UPDATE jobs_slice SET state = 'completed', heartbeat = NULL, updated = now()
-    WHERE id = ANY(%(done)s::bigint[]) AND state = 'start' AND holder = %(done_holder)s
+    WHERE id = ANY(%(done)s::bigint[]) AND state = 'start' AND holder = %(holder)s
     RETURNING 1
 ), claimed AS (
     UPDATE jobs_slice SET state = 'start', holder = %(holder)s, heartbeat = now(), updated = now()
@@ -106,14 +106,12 @@ FROM (SELECT 1) AS one LEFT JOIN claimed AS c ON true
 """
 
 
-def complete_and_claim(
-    ex_id: str, done: list[int], *, done_holder: str, holder: str, limit: int
-) -> tuple[int, list[tuple]]:
-    """Mark `done` (slices `done_holder` processed at the first attempt) completed and take up to `limit`
-    of the oldest pending slices for `holder`, skipping rows other workers are claiming. Returns how many
-    of `done` were still ours, and the claimed (pk, slice_id, slicer_id, slicer_order, request,
-    retry_count) tuples, oldest first."""
-    parameters = {"done": done, "done_holder": done_holder, "holder": holder, "ex_id": ex_id, "limit": limit}
+def complete_and_claim(ex_id: str, done: list[int], *, holder: str, limit: int) -> tuple[int, list[tuple]]:
+    """Mark `done` (slices `holder` processed at the first attempt) completed and take up to `limit` of the
+    oldest pending slices for it, skipping rows other workers are claiming. Returns how many of `done` were
+    still the holder's, and the claimed (pk, slice_id, slicer_id, slicer_order, request, retry_count)
+    tuples, oldest first."""
+    parameters = {"done": done, "holder": holder, "ex_id": ex_id, "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(COMPLETE_AND_CLAIM_SQL, parameters)
         rows = cursor.fetchall()
@@ -128,7 +126,7 @@ def complete_and_claim(
 
 def claim_slices(ex_id: str, *, holder: str, limit: int = 1) -> list[tuple]:
     """Take up to `limit` of the oldest pending slices (`complete_and_claim` with nothing done)."""
-    return complete_and_claim(ex_id, [], done_holder=holder, holder=holder, limit=limit)[1]
+    return complete_and_claim(ex_id, [], holder=holder, limit=limit)[1]
 
 
 def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: int = 0) -> bool:

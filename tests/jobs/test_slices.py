@@ -73,9 +73,7 @@ def test_one_statement_records_a_workers_done_slices_and_claims_its_next(executi
     services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 11)])
     first = services.claim_slices(execution.ex_id, holder="w1", limit=4)
 
-    completed, claimed = services.complete_and_claim(
-        execution.ex_id, [row[0] for row in first], done_holder="w1", holder="w1", limit=4
-    )
+    completed, claimed = services.complete_and_claim(execution.ex_id, [row[0] for row in first], holder="w1", limit=4)
 
     assert completed == 4
     assert [row[4] for row in claimed] == [{"n": n} for n in range(5, 9)]
@@ -90,9 +88,7 @@ def test_one_statement_records_a_workers_done_slices_and_claims_its_next(executi
     # nothing left to claim the count still comes back.
     Slice.objects.filter(pk=claimed[0][0]).update(holder="w2")
     services.claim_slices(execution.ex_id, holder="w3", limit=2)
-    completed, none = services.complete_and_claim(
-        execution.ex_id, [row[0] for row in claimed], done_holder="w1", holder="w1", limit=4
-    )
+    completed, none = services.complete_and_claim(execution.ex_id, [row[0] for row in claimed], holder="w1", limit=4)
     assert (completed, none) == (3, [])
     assert Slice.objects.get(pk=claimed[0][0]).state == SliceState.START
 
