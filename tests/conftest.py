@@ -65,7 +65,7 @@ def _references(connection) -> dict[str, set[str]]:
     return _referenced_by[connection.alias]
 
 
-def _empty_the_written_tables(self, alias: str) -> bool:
+def _empty_the_written_tables(alias: str) -> bool:
     """The end state of Django's flush, cheaper: TRUNCATE only the tables that hold rows (or held any since
     they were last truncated), with every table referencing them, while the tables that the flush would
     refill still hold exactly what its refill wrote last time. Returns False, having changed nothing, when
@@ -95,7 +95,7 @@ def _empty_the_written_tables(self, alias: str) -> bool:
     return True
 
 
-def _full_flush(self, alias: str) -> None:
+def _full_flush(alias: str) -> None:
     """Django's flush (TRUNCATE every table, then post_migrate refills some), and what it refilled."""
     call_command("flush", verbosity=0, interactive=False, database=alias, reset_sequences=False)
     connection = connections[alias]
@@ -108,27 +108,33 @@ def _full_flush(self, alias: str) -> None:
         _refilled[alias] = _digests(cursor, [table for (table,) in cursor.fetchall()])
 
 
-def _flush_between_tests(self):
-    """The database a transactional test leaves is emptied as Django's flush empties it, in one transaction
-    (Django's commits each of the refill's ~150 statements on its own: 1-2 s a test on this machine), and
-    without truncating and refilling what the test never wrote.
+def flush_database(alias: str = "default") -> None:
+    """Empty the database as Django's flush does (see below); also for what processes a module started
+    wrote after its last test's flush (a worker node marks its row stopped when it stops).
 
     The flush TRUNCATEs tables while a worker node the test started may still run a housekeeping round
     (reaper, placement), which locks rows of some of those tables: one of the two can be chosen as a deadlock
     victim. The round is retried by the node; the flush is retried here."""
+    for attempt in range(5):
+        try:
+            with transaction.atomic(using=alias):
+                if not _empty_the_written_tables(alias):
+                    _full_flush(alias)
+            return
+        except (OperationalError, CommandError) as error:  # `flush` wraps the database's error in its own
+            if "deadlock detected" not in f"{error} {error.__cause__}" or attempt == 4:
+                raise
+            time.sleep(0.2)
+
+
+def _flush_between_tests(self):
+    """The database a transactional test leaves is emptied as Django's flush empties it, in one transaction
+    (Django's commits each of the refill's ~150 statements on its own: 1-2 s a test on this machine), and
+    without truncating and refilling what the test never wrote."""
     if self.available_apps is not None or self.serialized_rollback:
         return _django_flush(self)  # flushes of another kind: as Django does them
     for alias in self._databases_names(include_mirrors=False):
-        for attempt in range(5):
-            try:
-                with transaction.atomic(using=alias):
-                    if not _empty_the_written_tables(self, alias):
-                        _full_flush(self, alias)
-                break
-            except (OperationalError, CommandError) as error:  # `flush` wraps the database's error in its own
-                if "deadlock detected" not in f"{error} {error.__cause__}" or attempt == 4:
-                    raise
-                time.sleep(0.2)
+        flush_database(alias)
 
 
 TransactionTestCase._fixture_teardown = _flush_between_tests

@@ -24,7 +24,7 @@ from jobs.lifecycle import TERMINAL
 from jobs.models import Execution, Slice, SliceState
 from tasks.models import Node, Task
 from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures: a session-cookie API client)
-from tests.conftest import ROOT
+from tests.conftest import ROOT, flush_database
 
 WORKER_NODE_ID = "EngineTestWorkerNode00"
 WORKER_ACTION = "cluster:admin/jobs/execution/worker[w]"
@@ -144,7 +144,7 @@ class WorkerNode:
         return any(process.pid == pid for process in self.engine_processes())
 
 
-def running_node(process_env, tmp_path_factory, name: str, **options):
+def running_node(process_env, tmp_path_factory, django_db_blocker, name: str, **options):
     """A worker node for a module's tests (a generator for a fixture): it must stop cleanly (exit 0) on
     SIGINT at the end, whatever the tests did to its processes."""
     data_dir = tmp_path_factory.mktemp(name)
@@ -154,12 +154,20 @@ def running_node(process_env, tmp_path_factory, name: str, **options):
     if node.process.poll() is None:
         code = node.stop()
         assert code == 0, f"the worker node exited with {code}:\n{node.tail()}"
+    flush_after_stopping(django_db_blocker)
+
+
+def flush_after_stopping(django_db_blocker) -> None:
+    """A node that stops after its module's last test marks its row stopped: the row would outlive that
+    test's flush into the next module's tests."""
+    with django_db_blocker.unblock():
+        flush_database()
 
 
 @pytest.fixture(scope="module")
-def worker_node(process_env, tmp_path_factory):
+def worker_node(process_env, tmp_path_factory, django_db_blocker):
     """One worker node (`python -m jobsite.run --role worker`) per test module."""
-    yield from running_node(process_env, tmp_path_factory, "worker-node")
+    yield from running_node(process_env, tmp_path_factory, django_db_blocker, "worker-node")
 
 
 @pytest.fixture
