@@ -16,9 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import psutil
 import pytest
+from django.db import connection
 
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution, Slice, SliceState
@@ -160,8 +162,13 @@ def running_node(process_env, tmp_path_factory, django_db_blocker, name: str, **
 def flush_after_stopping(django_db_blocker) -> None:
     """A node that stops after its module's last test marks its row stopped: the row would outlive that
     test's flush into the next module's tests."""
-    with django_db_blocker.unblock():
+    # A browser module's Chromium may still be open: Playwright's sync API keeps an event loop running in this
+    # thread, which Django's async-safety check would see; the flush is a plain synchronous call all the same.
+    # Its connection may then be one of that loop's context: closed, or it would keep the test database from
+    # being dropped at the end.
+    with django_db_blocker.unblock(), mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}):
         flush_database()
+        connection.close()
 
 
 @pytest.fixture(scope="module")
