@@ -11,10 +11,13 @@ INSTALL_LOG := var/install.log
 run: $(STAMP)
 	JOBSITE_HTTPS=$${JOBSITE_HTTPS:-false} $(BIN)/python -m jobsite.run
 
-# The embedded test database lives apart from `make run`'s data (unless DATABASE_URL is set).
+# The embedded test database lives apart from `make run`'s data (unless DATABASE_URL is set). The suite runs
+# in TEST_WORKERS pytest-xdist processes, each on a test database of its own, one test file per process at a
+# time (a file's worker node or Chromium is started once); TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	JOBSITE_DATA_DIR=$${JOBSITE_DATA_DIR:-$(CURDIR)/var/test} JOBSITE_HTTPS=$${JOBSITE_HTTPS:-false} \
-		$(BIN)/python -m pytest $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 install: $(STAMP)
 

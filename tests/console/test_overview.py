@@ -97,7 +97,10 @@ def test_the_living_partial_measures_the_throughput_since_the_sample_it_is_sent(
     assert next_sample.endswith(f";{execution.ex_id}=100")
 
 
-@pytest.mark.parametrize("sample", ["", "garbage", "12;x=y", f"{time.time() - 3600:.0f};ex=1"])
+# The old sample's id is fixed: each pytest-xdist worker collects the tests itself, and their ids must agree.
+@pytest.mark.parametrize(
+    "sample", ["", "garbage", "12;x=y", pytest.param(f"{time.time() - 3600:.0f};ex=1", id="an-hour-old")]
+)
 def test_a_missing_malformed_or_old_sample_gives_the_average_only(monitor, sample):
     running("steady", stats={"processed": 10})
 

@@ -16,15 +16,17 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import psutil
 import pytest
+from django.db import connection
 
 from jobs.lifecycle import TERMINAL
 from jobs.models import Execution, Slice, SliceState
 from tasks.models import Node, Task
 from tests.api.helpers import admin, api, web_node  # noqa: F401  (fixtures: a session-cookie API client)
-from tests.conftest import ROOT
+from tests.conftest import ROOT, flush_database
 
 WORKER_NODE_ID = "EngineTestWorkerNode00"
 WORKER_ACTION = "cluster:admin/jobs/execution/worker[w]"
@@ -144,7 +146,7 @@ class WorkerNode:
         return any(process.pid == pid for process in self.engine_processes())
 
 
-def running_node(process_env, tmp_path_factory, name: str, **options):
+def running_node(process_env, tmp_path_factory, django_db_blocker, name: str, **options):
     """A worker node for a module's tests (a generator for a fixture): it must stop cleanly (exit 0) on
     SIGINT at the end, whatever the tests did to its processes."""
     data_dir = tmp_path_factory.mktemp(name)
@@ -154,12 +156,25 @@ def running_node(process_env, tmp_path_factory, name: str, **options):
     if node.process.poll() is None:
         code = node.stop()
         assert code == 0, f"the worker node exited with {code}:\n{node.tail()}"
+    flush_after_stopping(django_db_blocker)
+
+
+def flush_after_stopping(django_db_blocker) -> None:
+    """A node that stops after its module's last test marks its row stopped: the row would outlive that
+    test's flush into the next module's tests."""
+    # A browser module's Chromium may still be open: Playwright's sync API keeps an event loop running in this
+    # thread, which Django's async-safety check would see; the flush is a plain synchronous call all the same.
+    # Its connection may then be one of that loop's context: closed, or it would keep the test database from
+    # being dropped at the end.
+    with django_db_blocker.unblock(), mock.patch.dict(os.environ, {"DJANGO_ALLOW_ASYNC_UNSAFE": "true"}):
+        flush_database()
+        connection.close()
 
 
 @pytest.fixture(scope="module")
-def worker_node(process_env, tmp_path_factory):
+def worker_node(process_env, tmp_path_factory, django_db_blocker):
     """One worker node (`python -m jobsite.run --role worker`) per test module."""
-    yield from running_node(process_env, tmp_path_factory, "worker-node")
+    yield from running_node(process_env, tmp_path_factory, django_db_blocker, "worker-node")
 
 
 @pytest.fixture

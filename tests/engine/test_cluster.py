@@ -22,10 +22,10 @@ FORGET_SECONDS = WEB_TIMEOUT + 10
 
 
 @pytest.fixture(scope="module")
-def worker_node(process_env, tmp_path_factory):
+def worker_node(process_env, tmp_path_factory, django_db_blocker):
     """This module's worker node forgets nodes silent for FORGET_SECONDS."""
     env = {**process_env, "JOBSITE_NODE_FORGET_SECONDS": str(FORGET_SECONDS)}
-    yield from running_node(env, tmp_path_factory, "cluster-node")
+    yield from running_node(env, tmp_path_factory, django_db_blocker, "cluster-node")
 
 
 def processes_of(state: dict, node_id: str, ex_id: str) -> list[dict]:

@@ -11,10 +11,10 @@ from tests.engine.test_crash import assert_completed_with_the_held_slices_run_ag
 
 
 @pytest.fixture(scope="module")
-def qcluster_node(process_env, tmp_path_factory):
+def qcluster_node(process_env, tmp_path_factory, django_db_blocker):
     """`python manage.py qcluster`: the engine's django-q2 cluster only, no supervisor."""
     argv = [str(ROOT / "manage.py"), "qcluster"]
-    yield from running_node(process_env, tmp_path_factory, "qcluster-node", argv=argv, clusters=1)
+    yield from running_node(process_env, tmp_path_factory, django_db_blocker, "qcluster-node", argv=argv, clusters=1)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from tests.conftest import ADMIN_PASSWORD, start_web_server
 from tests.engine.conftest import (
     WORKER_ACTION,
     WorkerNode,
+    flush_after_stopping,
     generator_job,
     settle,
     slice_states,
@@ -42,7 +43,7 @@ def redis_env(process_env, redis_url):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def redis_nodes(redis_env, tmp_path_factory):
+def redis_nodes(redis_env, tmp_path_factory, django_db_blocker):
     """Two worker nodes (`jobsite.run --role worker`) on the test database, both on the Redis broker."""
     nodes = []
     for node_id in NODE_IDS:
@@ -54,6 +55,7 @@ def redis_nodes(redis_env, tmp_path_factory):
         yield nodes
     finally:
         codes = [node.stop() for node in nodes if node.process.poll() is None]
+        flush_after_stopping(django_db_blocker)
     assert codes == [0] * len(nodes), "\n".join(node.tail() for node in nodes)
 
 
