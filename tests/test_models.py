@@ -83,7 +83,9 @@ def test_job_with_executions_cannot_be_hard_deleted():
         job.delete()
 
 
-def test_slice_id_is_unique_within_an_execution_but_kept_across_a_recovery():
+def test_a_recovered_slice_keeps_its_slice_id_and_is_copied_once():
+    """slice_id has no unique index (migration 0011: it is a uuid4 made when the slice is cut); a second copy
+    of a recovered slice is refused by its slicer order, which the copy keeps."""
     job = make_job()
     first = make_execution(job, status=ExecutionStatus.FAILED)
     recovered = make_execution(job, recovered_execution=first)
@@ -92,9 +94,11 @@ def test_slice_id_is_unique_within_an_execution_but_kept_across_a_recovery():
     Slice.objects.create(execution=recovered, slice_id=old.slice_id, slicer_id=0, slicer_order=1, request={})
     assert violates(
         lambda: Slice.objects.create(
-            execution=recovered, slice_id=old.slice_id, slicer_id=0, slicer_order=2, request={}
+            execution=recovered, slice_id=old.slice_id, slicer_id=0, slicer_order=1, request={}
         )
     )
+    fresh = Slice.objects.create(execution=recovered, slicer_id=0, slicer_order=2, request={})
+    assert fresh.slice_id != old.slice_id
 
 
 def test_transitions_are_ordered_by_time():
