@@ -32,7 +32,9 @@ pytestmark = [pytest.mark.slow]
 
 NODE_IDS = ("EngineTestScaleNodeA00", "EngineTestScaleNodeB00", "EngineTestScaleNodeC00")
 SLOTS = 3  # per node: 9 in all, for a controller and six workers spread over the three
-TOTAL = 180  # slices of 10 records, 100 ms each: about 3 s of work for six workers
+# slices of 10 records, 100 ms each: about 6 s of work for six workers, long enough on a loaded machine for
+# the checks below to see all six at work (at 3 s it failed 2 of 4 runs at load 7-9: one of the six left)
+TOTAL = 360
 
 
 def loops_by_node(ex_id: str) -> dict[str, int]:
