@@ -12,11 +12,15 @@ from django.utils import timezone
 from jobsite.conf import conf
 
 
+def connected_since():
+    """A node that heartbeated since then is connected (unless it said goodbye)."""
+    return timezone.now() - timedelta(seconds=conf.node_timeout_seconds)
+
+
 class NodeQuerySet(models.QuerySet):
     def connected(self):
         """Nodes that heartbeated recently and did not say goodbye."""
-        cutoff = timezone.now() - timedelta(seconds=conf.node_timeout_seconds)
-        return self.filter(heartbeat_at__gte=cutoff, stopped_at__isnull=True)
+        return self.filter(heartbeat_at__gte=connected_since(), stopped_at__isnull=True)
 
     def with_role(self, role: str):
         return self.filter(roles__contains=[role])

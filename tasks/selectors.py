@@ -6,14 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import connection
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
 
-from jobsite.conf import conf
-from tasks.models import Node, Task
+from tasks.models import Node, Task, connected_since
 from tasks.nodes import this_node_id
 
 # Elasticsearch has no paging for `_tasks`: one answer lists at most this many tasks (the oldest first).
@@ -188,8 +185,8 @@ FROM {Node._meta.db_table} WHERE heartbeat_at >= %(cutoff)s AND stopped_at IS NU
 
 def connected_node_counts() -> tuple[int, int]:
     """(worker nodes, web nodes) heartbeating now, as `Node.objects.connected()` reads them."""
-    cutoff = timezone.now() - timedelta(seconds=conf.node_timeout_seconds)
+    parameters = {"worker": Node.Role.WORKER, "web": Node.Role.WEB, "cutoff": connected_since()}
     with connection.cursor() as cursor:
-        cursor.execute(_CONNECTED_NODES_SQL, {"worker": Node.Role.WORKER, "web": Node.Role.WEB, "cutoff": cutoff})
+        cursor.execute(_CONNECTED_NODES_SQL, parameters)
         workers, webs = cursor.fetchone()
     return workers, webs

@@ -238,7 +238,10 @@ class WorkerLoop:
     def record_done(self):
         """Record the done slices now (before the loop stops or pauses), through an outage if need be."""
         if self.done:
-            self.processed += self.outage.call(services.complete_slices, self.done, holder=self.holder)
+            completed, _none = self.outage.call(
+                services.complete_and_claim, self.ex_id, self.done, holder=self.holder, limit=0
+            )
+            self.processed += completed
             self.done = []
 
     def adapt_batch(self, seconds_per_slice: float):

@@ -140,18 +140,6 @@ def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: in
     )
 
 
-def complete_slices(slice_pks: list[int], *, holder: str) -> int:
-    """Mark slices that succeeded at the first attempt completed, in one statement; returns how many
-    were still ours."""
-    if not slice_pks:
-        return 0
-    return (
-        Slice.objects.in_hand()
-        .filter(pk__in=slice_pks, holder=holder)
-        .update(state=SliceState.COMPLETED, heartbeat=None, updated=timezone.now())
-    )
-
-
 def heartbeat_slices(*, holder: str) -> None:
     Slice.objects.in_hand().filter(holder=holder).update(heartbeat=timezone.now())
 
