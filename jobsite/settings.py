@@ -107,12 +107,14 @@ _database.setdefault("OPTIONS", {}).setdefault("options", "-c TimeZone=UTC")
 # exhausting the server's `max_connections`. Other processes (worker nodes, manage.py) keep plain ones, for
 # JOBSITE_DB_CONN_MAX_AGE seconds (`jobsite.run` gives its worker-node children 300).
 if env.bool("JOBSITE_SERVING_WEB", default=False) and JOBSITE.web_pool_size > 0:
+    _database["ENGINE"] = "jobsite.database"  # Django's backend, with a pool that tells busy from unreachable
     _database.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
         "max_size": JOBSITE.web_pool_size,
-        # A request that waited this long for a connection answers 503: during a database outage that is
-        # how soon the API says so (requests hold a connection for milliseconds, so a burst never waits long).
-        "timeout": 2,
+        # A request waits this long for a free connection while the database answers (a burst queues), but
+        # only `outage_timeout` while the pool cannot connect: that is how soon an outage answers 503.
+        "timeout": 15,
+        "outage_timeout": 2,
         # Reconnecting backs off exponentially for at most this long, then starts again at the next request:
         # the pool is back within about a second of the database, however long the outage was.
         "reconnect_timeout": 2,

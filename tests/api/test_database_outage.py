@@ -2,8 +2,10 @@
 Retry-After, says so once in the log, and serves again, saying so, once the database is back. Over HTTP, on
 a server of the test's own whose database connection runs through a proxy the test cuts and restores."""
 
+import concurrent.futures
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -98,7 +100,10 @@ def test_the_api_answers_503_while_the_database_is_away_and_logs_each_outage_onc
 
     proxy.cut()
     for _ in range(3):
+        began = time.monotonic()
         response = httpx.get(f"{url}/v1/jobs")
+        # Within the pool's outage timeout (2 s) and well before its busy one (15 s): nothing connects.
+        assert time.monotonic() - began < 10
         assert response.status_code == 503
         assert response.headers["retry-after"] == "5"
         assert response.headers["content-type"] == "application/json; charset=utf-8"
@@ -116,3 +121,21 @@ def test_the_api_answers_503_while_the_database_is_away_and_logs_each_outage_onc
     assert text.count(OUTAGE_LINE) == 2, text
     assert text.count("database reachable again") == 1, text
     assert "Service Unavailable: /v1/jobs" not in text, text
+
+
+def test_a_request_queues_for_a_busy_pool_instead_of_answering_503(server_with, tmp_path):
+    """Every pooled connection in use for longer than an outage takes to report (2 s) is a busy database,
+    not an unreachable one: the requests queued behind them are served once a connection is free."""
+    from django.db import connection, transaction
+
+    url = server_with(JOBSITE_ANONYMOUS="read", JOBSITE_WEB_POOL_SIZE="2")
+    with concurrent.futures.ThreadPoolExecutor(4) as clients:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE jobs_job IN ACCESS EXCLUSIVE MODE")  # the lists block, holding both
+            lists = [clients.submit(httpx.get, f"{url}/v1/jobs", timeout=30) for _ in range(4)]
+            time.sleep(3.5)  # the two lists without a connection have waited past the outage timeout
+            assert not any(answer.done() for answer in lists), "a list was answered while its table was locked"
+        answers = [answer.result() for answer in lists]
+
+    assert [answer.status_code for answer in answers] == [200] * 4, [answer.text for answer in answers]
