@@ -90,6 +90,8 @@ class JobsiteSettings:
     # Web processes add the request latencies they measured to the shared `/metrics` histograms this often
     # (and at exit): what a scrape shows lags by up to this much.
     metrics_flush_seconds: float = 5.0
+    # `/healthz` reads the database at most this often per web process; its probes share the last reading.
+    health_cache_seconds: float = 1.0
 
     def __post_init__(self):
         if self.anonymous not in ANONYMOUS_MODES:
@@ -98,6 +100,8 @@ class JobsiteSettings:
             raise ValueError(f"JOBSITE_ENGINE_WORKERS must be 1 to {MAX_ENGINE_WORKERS}, not {self.engine_workers}")
         if self.metrics_flush_seconds <= 0:
             raise ValueError(f"JOBSITE_METRICS_FLUSH_SECONDS must be above 0, not {self.metrics_flush_seconds!r}")
+        if not 0 <= self.health_cache_seconds <= 60:
+            raise ValueError(f"JOBSITE_HEALTH_CACHE_SECONDS must be 0 to 60, not {self.health_cache_seconds!r}")
         roots = paths_of(self.file_roots)
         if (self.file_roots and not roots) or not all(os.path.isabs(root) for root in roots):
             raise ValueError(f"JOBSITE_FILE_ROOTS must be absolute paths separated by : or , not {self.file_roots!r}")

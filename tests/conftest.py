@@ -212,8 +212,9 @@ def start_web_server(env: dict, output=None, app: str = "jobsite.asgi:applicatio
 
 @pytest.fixture(scope="session")
 def live_url(process_env):
-    """The web server all API tests share, on the test database."""
-    process, url = start_web_server(process_env)
+    """The web server all API tests share, on the test database. Its `/healthz` reads the database on every
+    probe: its tests change the nodes between probes (the reading's cache has a test of its own)."""
+    process, url = start_web_server({**process_env, "JOBSITE_HEALTH_CACHE_SECONDS": "0"})
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 import jobsite
 from jobsite.api.elasticsearch import PRODUCT_HEADER, VENDOR_JSON, VERSION, AnyAccept
 from jobsite.conf import conf
-from tasks.selectors import connected_node_counts
+from jobsite.health import health
 
 # Node.js names for the machine, as asset bundles declare them (asset.json `arch`).
 _NODE_ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64", "i686": "ia32"}
@@ -92,6 +92,9 @@ class HealthView(APIView):
 
     @extend_schema(
         summary="Health probe: database reachable and worker nodes seen",
+        description="200 while the database answers and a worker node heartbeats, else 503. A web process reads "
+        "the database for it at most once per `JOBSITE_HEALTH_CACHE_SECONDS` (1 s); probes in between share "
+        "that reading.",
         responses={
             200: inline_serializer(
                 "Health",
@@ -106,18 +109,5 @@ class HealthView(APIView):
         },
     )
     def get(self, request):
-        try:
-            # One statement: its answer is the proof that the database answers, and both counts.
-            workers, webs = connected_node_counts()
-            database = "ok"
-        except Exception:  # any database failure is what this probe exists to report
-            workers = webs = 0
-            database = "unreachable"
-        healthy = database == "ok" and workers > 0
-        body = {
-            "status": "ok" if healthy else "unavailable",
-            "database": database,
-            "worker_nodes": workers,
-            "web_nodes": webs,
-        }
-        return Response(body, status=200 if healthy else 503)
+        body = health()
+        return Response(body, status=200 if body["status"] == "ok" else 503)
