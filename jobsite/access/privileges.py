@@ -67,7 +67,10 @@ def privileges_of(user) -> set[str]:
     if user.is_superuser:
         return set(PRIVILEGES)
     if not hasattr(user, "_jobsite_privileges"):
-        user._jobsite_privileges = frozenset(user.groups.filter(name__in=PRIVILEGES).values_list("name", flat=True))
+        names = getattr(user, "_group_names", None)  # the API's authentication read them with the user's row
+        if names is None:
+            names = user.groups.filter(name__in=PRIVILEGES).values_list("name", flat=True)
+        user._jobsite_privileges = frozenset(names) & frozenset(PRIVILEGES)
     return set(user._jobsite_privileges)
 
 

@@ -27,14 +27,30 @@ def _instance(model, values):
     return model.from_db(connection.alias, [field.attname for field in model._meta.concrete_fields], values)
 
 
+def _user(values):
+    """The user of a row that ends with its group names (`jobsite.access.privileges` reads them)."""
+    user = _instance(get_user_model(), values[:-1])
+    user._group_names = frozenset(values[-1])
+    return user
+
+
 @functools.cache
 def _statements() -> SimpleNamespace:
     """Built on first use: the user model is known once the apps are loaded."""
     user_model = get_user_model()
     token, user = ApiToken._meta, user_model._meta
     user_id, username = token.get_field("user").column, user.get_field(user_model.USERNAME_FIELD).column
+    # The user's group names, read with its row: a user who is not a superuser needs them for its privileges
+    # on every request, and a statement of their own was a round trip and an ORM query more.
+    groups = user.get_field("groups")
+    group = groups.related_model._meta
+    group_names = (
+        f'ARRAY(SELECT g."{group.get_field("name").column}" FROM "{groups.m2m_db_table()}" ug '
+        f'JOIN "{group.db_table}" g ON g."{group.pk.column}" = ug."{groups.m2m_reverse_name()}" '
+        f'WHERE ug."{groups.m2m_column_name()}" = u."{user.pk.column}")'
+    )
     by_key = (
-        f"SELECT {_columns(ApiToken, 't')}, {_columns(user_model, 'u')} "
+        f"SELECT {_columns(ApiToken, 't')}, {_columns(user_model, 'u')}, {group_names} "
         f'FROM "{token.db_table}" t JOIN "{user.db_table}" u ON u."{user.pk.column}" = t."{user_id}" '
         'WHERE t."key_hash" = %s AND t."revoked_at" IS NULL'
     )
@@ -44,13 +60,14 @@ def _statements() -> SimpleNamespace:
         by_key_and_id=by_key + ' AND t."key_id" = %s',
         touch=f'UPDATE "{token.db_table}" SET "last_used" = %s '
         f'WHERE "{token.pk.column}" = %s AND ("last_used" IS NULL OR "last_used" < %s)',
-        active_user=f'SELECT {_columns(user_model, "u")} FROM "{user.db_table}" u '
+        active_user=f'SELECT {_columns(user_model, "u")}, {group_names} FROM "{user.db_table}" u '
         f'WHERE u."{username}" = %s AND u."is_active" ORDER BY u."{user.pk.column}" LIMIT 1',
     )
 
 
 def unrevoked_token(key_hash: str, key_id: str | None = None) -> ApiToken | None:
-    """The unrevoked token with this key digest (and public id), its user loaded with it: one statement."""
+    """The unrevoked token with this key digest (and public id), its user and the user's group names loaded
+    with it: one statement."""
     with connection.cursor() as cursor:
         if key_id is None:
             cursor.execute(_statements().by_key, [key_hash])
@@ -61,7 +78,7 @@ def unrevoked_token(key_hash: str, key_id: str | None = None) -> ApiToken | None
         return None
     width = _statements().token_width
     token = _instance(ApiToken, row[:width])
-    token.user = _instance(get_user_model(), row[width:])
+    token.user = _user(row[width:])
     return token
 
 
@@ -73,8 +90,8 @@ def touch_last_used(token: ApiToken, now: datetime, stale_before: datetime) -> N
 
 
 def active_user(username: str):
-    """The active user of this user name, or None."""
+    """The active user of this user name, with its group names, or None."""
     with connection.cursor() as cursor:
         cursor.execute(_statements().active_user, [username])
         row = cursor.fetchone()
-    return None if row is None else _instance(get_user_model(), row)
+    return None if row is None else _user(row)

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -103,3 +104,29 @@ def test_new_connections_start_in_utc_so_django_sets_no_time_zone(db):
 
     # Django's `_configure_timezone` sends `set_config('TimeZone', ...)` only when this differs.
     assert connection.connection.info.parameter_status("TimeZone") == connection.timezone_name == "UTC"
+
+
+def test_a_user_who_is_not_a_superuser_gets_its_privileges_in_the_authentication_statement(client, db):
+    from django.contrib.auth.models import Group
+
+    from jobsite.access.privileges import MONITOR
+
+    forget_verified_credentials()
+    member = get_user_model().objects.create_user("member", "", PASSWORD)
+    member.groups.add(Group.objects.create(name="not a privilege"))
+    _, key = create_token(user=member, name="member")
+    header = {"HTTP_AUTHORIZATION": f"Token {key}"}
+    statements(client, "/v1", **header)  # last_used written
+
+    status, sql = statements(client, "/v1", **header)
+    assert (status, len(sql)) == (403, 1), sql
+
+    member.groups.add(Group.objects.get_or_create(name=MONITOR)[0])  # seen at the next request
+    status, sql = statements(client, "/v1", **header)
+    assert (status, len(sql)) == (200, 1), sql
+
+    basic_header = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(f"member:{PASSWORD}".encode()).decode()}
+    client.get("/v1", **basic_header)  # verified (PBKDF2) and remembered
+    status, sql = statements(client, "/v1", **basic_header)
+    assert (status, len(sql)) == (200, 2), sql  # the login limit, then the user row with its groups
+    forget_verified_credentials()
