@@ -32,6 +32,7 @@ from bench.stack import ROOT, Stack
 # Sizes that are flags without a fixed default: (full run, --quick).
 SIZES = {
     "slices": (20_000, 2_000),
+    "old_slices": (300_000, 20_000),
     "q_tasks": (2_000, 300),
     "records": (10_000_000, 200_000),
     "pgbench_seconds": (15, 5),
@@ -41,6 +42,7 @@ SIZES = {
 # Every size, as the JSON output records them.
 RECORDED_SIZES = (
     "slices",
+    "old_slices",
     "q_tasks",
     "records",
     "slice_size",
@@ -90,6 +92,16 @@ def run_benchmark(stack: Stack, args) -> dict:
     run1 = results["slices"] = runs.slice_throughput(stack, labels, meter, args.slices, args.workers)
     log(f"  {run1['status']}: {run1['per_s']} slices/s")
 
+    # The same run again on the table a long-lived cluster has: one execution leaves `old_slices` rows
+    # (completed, updated, some dead) in the slice table, as a real one does, then run 1 again.
+    log(f"aging: one execution of {args.old_slices} one-record slices, {args.workers} workers")
+    aging = runs.slice_throughput(stack, labels, meter, args.old_slices, args.workers)
+    results["aging"] = {key: aging.get(key) for key in ("status", "processed", "seconds", "per_s")}
+    log(f"  {aging['status']}: {aging['per_s']} slices/s")
+    log(f"run 1b: {args.slices} one-record slices with {args.old_slices} old ones in the table")
+    run1b = results["slices_aged"] = runs.slice_throughput(stack, labels, meter, args.slices, args.workers)
+    log(f"  {run1b['status']}: {run1b['per_s']} slices/s")
+
     spec = runs.record_job(args.records, args.slice_size, args.workers)
     log(f"baseline: generating {args.records} records in this process")
     one = results["generation"] = baselines.generation_speed(spec, args.records, args.slice_size)
@@ -132,6 +144,7 @@ def parse_args(argv=None):
         type=int,
         help="run 1: one-record slices (default 20000; quick 2000)",
     )
+    flag("--old-slices", type=int, help="run 1b: slices left in the table first (default 300000; quick 20000)")
     flag("--q-tasks", type=int, help="django-q2 baseline tasks (default 2000; quick 300)")
     flag(
         "--q-timeout",

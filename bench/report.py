@@ -49,6 +49,18 @@ def figures(results: dict, args) -> list[dict]:
     if s.get("steady_per_s"):
         name = "  same, first -> last slice completion"
         info("slices_per_s_steady", name, s["steady_per_s"], "slices/s")
+    aged = results.get("slices_aged")
+    if aged:
+        add(
+            "slices_per_s_aged",
+            f"  same, with {args.old_slices} old slices in the table",
+            aged["per_s"],
+            "slices/s",
+            baseline=f"fresh table {s['per_s']} slices/s",
+            ratio=f"{100 * aged['per_s'] / s['per_s']:.0f}%" if s["per_s"] else "n/a",
+            target=">= 10000 slices/s",
+            ok=aged["status"] == "completed" and aged["per_s"] >= 10_000,
+        )
     vs_q = s["per_s"] / q["per_s"] if q["per_s"] else None
     q_baseline = f"{q['per_s']} tasks/s"
     if q["timed_out"]:
@@ -209,9 +221,12 @@ def print_cpu(results: dict):
     runs = (
         ("django-q2 baseline", "django_q"),
         ("run 1 (slices)", "slices"),
+        ("run 1b (slices, aged table)", "slices_aged"),
         ("run 2 (records)", "records"),
     )
     for name, key in runs:
+        if key not in results:
+            continue
         cpu = results[key]["cpu"]
         groups = ", ".join(f"{group} {pct}%" for group, pct in cpu["groups"].items())
         top = ", ".join(f"{t['what']} [{t['pid']}] {t['cpu_pct']}%" for t in cpu["top"][:4])
