@@ -35,9 +35,10 @@ class Slicing:
         self.orders: dict[int, int] = {slicer_id: each.slicer_order for slicer_id, each in newest.items()}
         # The pending slices as last known (after the last count or write) and when, and the workers' pace
         # measured between two counts: the count is skipped while that pace cannot have brought the
-        # look-ahead down to half.
+        # look-ahead down to half (pace()).
         self.known: tuple[float, int] | None = None
         self.claims_per_s = 0.0
+        self.burst = 0  # the most slices claimed between two counts
         self.next_count = 0.0
 
     @property
@@ -106,17 +107,20 @@ class Slicing:
 
     def pace(self, now: float, pending: int, look_ahead: int) -> None:
         """Learn the workers' pace from the pending slices counted now against the last known count (kept
-        until some were claimed: claims come in batches), and when the next count is worth making: at a
-        quarter of the time the look-ahead takes to drain to half at that pace (so workers that speed up
-        fourfold still find slices), within MAX_COUNT_SECONDS; at once while the pace is unknown."""
+        until some were claimed: claims come in batches), and the biggest drop seen between two counts (a
+        round of batch claims). The next count is skipped only while more than two such drops separate
+        the pending slices from half the look-ahead, for a quarter of the time the pace takes to close that
+        gap (so workers that speed up fourfold still find slices), at most MAX_COUNT_SECONDS; a count on
+        every call otherwise, as while the pace is unknown."""
         then, before = self.known if self.known is not None else (now, pending)
         if before > pending and now > then:
             self.claims_per_s = (before - pending) / (now - then)
+            self.burst = max(self.burst, before - pending)
         if before != pending or self.known is None:
             self.known = (now, pending)
-        if self.claims_per_s > 0:
-            drain = (pending - look_ahead // 2) / self.claims_per_s
-            self.next_count = now + min(max(drain / 4, 0.0), MAX_COUNT_SECONDS)
+        gap = pending - look_ahead // 2 - 2 * self.burst
+        if self.claims_per_s > 0 and gap > 0:
+            self.next_count = now + min(gap / self.claims_per_s / 4, MAX_COUNT_SECONDS)
         else:
             self.next_count = now
 
