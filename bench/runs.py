@@ -132,9 +132,11 @@ def watched_run(
     spec: dict,
     timeout: float,
     interval: float = 0.1,
+    watch_every: float = 0.25,
 ) -> tuple[dict, Watch]:
-    """`once_run` with the CPU, slice queue, active queries and worker-node memory watched meanwhile."""
-    watch, start = Watch(stack, labels), meter.snapshot()
+    """`once_run` with the CPU, slice queue, active queries and worker-node memory watched meanwhile (every
+    `watch_every` s)."""
+    watch, start = Watch(stack, labels, watch_every), meter.snapshot()
     watch.start()
     try:
         run = once_run(stack.api, spec, timeout, watch, interval)

@@ -134,7 +134,9 @@ class Controller:
         )
         self.slicing = Slicing(self.execution, self.checkpoint, slice_more=self.slice_more)
         if self.slicing.slicers and not recovering:
-            self.fill(self.execution.workers)  # the first slices are waiting when the workers arrive
+            # The first slices are waiting when the workers arrive. A fresh start has none pending yet (no
+            # slice of it exists): no count before the first write.
+            self.fill(self.execution.workers, pending=0 if not self.slicing.orders else None)
         return recovering
 
     # --- the loop ----------------------------------------------------------------------------------------
@@ -143,7 +145,8 @@ class Controller:
         next_beat = next_stats = 0.0
         status, workers = self.execution.status, self.execution.workers
         while True:
-            if time.monotonic() >= next_beat:
+            beaten = time.monotonic() >= next_beat
+            if beaten:
                 # Statistics and worker supervision cost several queries: twice a second is enough. So
                 # does counting the completed slices, the one count that grows with the execution.
                 full = time.monotonic() >= next_stats
@@ -172,7 +175,8 @@ class Controller:
                 if outcome:
                     return outcome
             if status in SLICING:
-                if not self.fill(workers):
+                # Right after a beat its count of pending slices is fresh: no second count.
+                if not self.fill(workers, pending=counts[SliceState.PENDING] if beaten else None):
                     time.sleep(LOOP_SECONDS)
             else:
                 time.sleep(LOOP_SECONDS)
@@ -205,8 +209,8 @@ class Controller:
         """Everything is sliced, and no slice waits or runs."""
         return self.slicing.all_sliced and not in_flight(counts)
 
-    def fill(self, workers: int) -> int:
-        return self.slicing.fill(workers, minimum_per_worker=MIN_LOOK_AHEAD_PER_WORKER)
+    def fill(self, workers: int, pending: int | None = None) -> int:
+        return self.slicing.fill(workers, minimum_per_worker=MIN_LOOK_AHEAD_PER_WORKER, pending=pending)
 
     def watch_failures(self, status, counts):
         """Failed slices turn the execution `failing`; a persistent one recovers after a quiet probation."""

@@ -3,6 +3,8 @@ run until the look-ahead of pending slices is full."""
 
 from __future__ import annotations
 
+import time
+
 from django.utils import timezone
 
 from jobs import services
@@ -13,6 +15,9 @@ from jobsite.dates import iso
 # Pending slices one execution keeps at most, whatever its workers and slicers ask: memory and the slice
 # table stay bounded.
 MAX_LOOK_AHEAD = 10_000
+# The longest the controller goes without counting the pending slices while it still slices: its beat counts
+# them this often anyway.
+MAX_COUNT_SECONDS = 0.1
 
 
 class Slicing:
@@ -28,6 +33,13 @@ class Slicing:
         self.done: set[int] = set(checkpoint.get("slicers_done", [])) if slice_more else set()
         # Per slicer, the highest order already cut, here or in the recovered execution.
         self.orders: dict[int, int] = {slicer_id: each.slicer_order for slicer_id, each in newest.items()}
+        # The pending slices as last known (after the last count or write) and when, and the workers' pace
+        # measured between two counts: the count is skipped while that pace cannot have brought the
+        # look-ahead down to half (pace()).
+        self.known: tuple[float, int] | None = None
+        self.claims_per_s = 0.0
+        self.burst = 0  # the most slices claimed between two counts
+        self.next_count = 0.0
 
     @property
     def all_sliced(self) -> bool:
@@ -49,16 +61,24 @@ class Slicing:
             return points
         return None
 
-    def fill(self, workers: int, *, minimum_per_worker: int) -> int:
+    def fill(self, workers: int, *, minimum_per_worker: int, pending: int | None = None) -> int:
         """Once the look-ahead is down to half, write new slices until it is full again; returns how many
         were written. Refilling by halves writes big batches: each write has a fixed cost (a count and an
-        insert, a round trip each), which refilling after every claim paid per worker batch."""
+        insert, a round trip each), which refilling after every claim paid per worker batch. `pending`: the
+        pending slices, counted by the caller just now; else they are counted here, unless the workers'
+        pace says the look-ahead cannot be down to half yet (slow slices: a count every 0.1 s, not on
+        every call)."""
         if self.all_sliced:
             return 0
         workers = max(workers, 1)
         look_ahead = max(max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers)
         look_ahead = min(look_ahead, MAX_LOOK_AHEAD)
-        pending = services.pending_slice_count(self.ex_id)
+        now = time.monotonic()
+        if pending is None:
+            if now < self.next_count:
+                return 0
+            pending = services.pending_slice_count(self.ex_id)
+        self.pace(now, pending, look_ahead)
         if pending > look_ahead // 2:
             return 0
         wanted = look_ahead - pending
@@ -81,7 +101,28 @@ class Slicing:
                 break  # persistent slicers with nothing to give right now
         if batch:
             services.add_slices(self.execution, batch)
+            self.known = (time.monotonic(), pending + len(batch))
+            self.next_count = 0.0  # the pace is measured again from the next count
         return len(batch)
+
+    def pace(self, now: float, pending: int, look_ahead: int) -> None:
+        """Learn the workers' pace from the pending slices counted now against the last known count (kept
+        until some were claimed: claims come in batches), and the biggest drop seen between two counts (a
+        round of batch claims). The next count is skipped only while more than two such drops separate
+        the pending slices from half the look-ahead, for a quarter of the time the pace takes to close that
+        gap (so workers that speed up fourfold still find slices), at most MAX_COUNT_SECONDS; a count on
+        every call otherwise, as while the pace is unknown."""
+        then, before = self.known if self.known is not None else (now, pending)
+        if before > pending and now > then:
+            self.claims_per_s = (before - pending) / (now - then)
+            self.burst = max(self.burst, before - pending)
+        if before != pending or self.known is None:
+            self.known = (now, pending)
+        gap = pending - look_ahead // 2 - 2 * self.burst
+        if self.claims_per_s > 0 and gap > 0:
+            self.next_count = now + min(gap / self.claims_per_s / 4, MAX_COUNT_SECONDS)
+        else:
+            self.next_count = now
 
     def finished(self, slicer_id: int) -> None:
         self.done.add(slicer_id)

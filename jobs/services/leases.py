@@ -3,10 +3,11 @@ heartbeated, released), so a stale controller that wakes up finds it gone and do
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from jobs.lifecycle import LIVING, ExecutionStatus
@@ -69,17 +70,34 @@ def _initializing(execution: Execution, node_id: str) -> Execution:
     return transition(execution, S.INITIALIZING, actor=engine_actor(node_id), reason=INITIALIZING_REASON)
 
 
+HEARTBEAT_SQL = """
+UPDATE jobs_execution
+   SET controller_heartbeat = %(now)s,
+       slicer_stats = coalesce(%(slicer_stats)s::jsonb, slicer_stats),
+       checkpoint = coalesce(%(checkpoint)s::jsonb, checkpoint)
+ WHERE ex_id = %(ex_id)s AND controller_token = %(token)s
+RETURNING status, workers, allotted_workers
+"""
+
+
 def heartbeat_controller(ex_id: str, *, token: str, slicer_stats: dict | None = None, checkpoint=None):
     """Refresh the controller's lease (and stats); returns (status, workers it has now: those wanted, within
-    the scheduler's allotment), or None when another controller holds the execution now."""
-    fields = {"controller_heartbeat": timezone.now()}
-    if slicer_stats is not None:
-        fields["slicer_stats"] = slicer_stats
-    if checkpoint is not None:
-        fields["checkpoint"] = checkpoint
-    if not Execution.objects.filter(pk=ex_id, controller_token=token).update(**fields):
+    the scheduler's allotment), or None when another controller holds the execution now. One statement
+    (the controller beats ten times a second: an ORM update and a read after it were two round trips and
+    most of its CPU)."""
+    parameters = {
+        "now": timezone.now(),
+        "slicer_stats": None if slicer_stats is None else json.dumps(slicer_stats),
+        "checkpoint": None if checkpoint is None else json.dumps(checkpoint),
+        "ex_id": ex_id,
+        "token": token,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(HEARTBEAT_SQL, parameters)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    status, workers, allotted = Execution.objects.values_list("status", "workers", "allotted_workers").get(pk=ex_id)
+    status, workers, allotted = row
     return status, workers if allotted is None else min(workers, allotted)
 
 
