@@ -186,9 +186,14 @@ class Watch(threading.Thread):
 
     def sample_slices(self, conn):
         try:
+            # The unfinished slices from their work rows, the finished ones (shown as completed) from the order
+            # index: `state` has no index (claims and completions update the slice rows in place).
             rows = conn.execute(
-                "SELECT state, count(*) FROM jobs_slice WHERE execution_id = %s GROUP BY state",
-                [self.ex_id],
+                "SELECT 'pending', count(*) FILTER (WHERE holder = '') FROM jobs_slicework WHERE execution_id = %s "
+                "UNION ALL SELECT 'start', count(*) FILTER (WHERE holder <> '') FROM jobs_slicework "
+                "WHERE execution_id = %s UNION ALL SELECT 'completed', (SELECT count(*) FROM jobs_slice "
+                "WHERE execution_id = %s) - (SELECT count(*) FROM jobs_slicework WHERE execution_id = %s)",
+                [self.ex_id] * 4,
             ).fetchall()
         except psycopg.Error:
             return
