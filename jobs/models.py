@@ -260,8 +260,11 @@ class SliceWork(models.Model):
     holds the look-ahead and the slices in hand, not the history. Only jobs/services/slices.py writes it."""
 
     slice = models.OneToOneField(Slice, on_delete=models.CASCADE, primary_key=True, related_name="work")
-    # The claim's order; its index starts with the execution.
-    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # The claim's order; its index starts with the execution. No constraint of its own: the slice's already
+    # holds, and each would be one more lookup per slice written.
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     slicer_order = models.PositiveIntegerField()
     holder = models.CharField(max_length=255, blank=True, help_text="The worker holding the slice; empty: pending.")
     heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the holder.")
