@@ -1,5 +1,5 @@
 # Slices claimed and completed by HOT updates: nothing indexed on jobs_slice changes when a slice is claimed or
-# finished (state, holder and updated leave the indexes), and the unfinished slices are found in the small
+# finished (state, holder and updated are in no B-tree index), and the unfinished slices are found in the small
 # jobs_slicework table they leave when they finish. Measured in a scratch prototype (20,000 slices claimed
 # in batches of 64 over 100,000 old ones, embedded PostgreSQL 18): PostgreSQL backend CPU per slice ~125 µs
 # -> 78-108 µs, WAL per slice 1,716 -> 1,130-1,186 bytes, 0 -> 97% of the updates HOT.
