@@ -219,12 +219,11 @@ FROM generate_series(0, 599) AS g(n)
             f"big execution's {s.big_slices:,} slices",
             f"""
 INSERT INTO jobs_slice (slice_id, execution_id, slicer_id, slicer_order, request, state, error, retry_count, holder,
-                        heartbeat, created, updated)
+                        created, updated)
 SELECT (substr(md5('big'), 1, 16) || lpad(to_hex(n), 16, '0'))::uuid::text, {ex_id(str(big))}, 0, n, jsonb_build_object('count', 100, 'start', n * 100),
        st.state, CASE WHEN st.state = 'error' THEN 'TypeError: cannot read record ' || n || ' of slice' ELSE '' END,
        CASE WHEN st.state = 'error' THEN 3 ELSE 0 END,
        CASE WHEN st.state = 'start' THEN 'worker-' || mod(n, 8) ELSE '' END,
-       CASE WHEN st.state = 'start' THEN now() END,
        now() - interval '2 hours' + (n::float / {s.big_slices}) * interval '115 minutes',
        now() - interval '2 hours' + (n::float / {s.big_slices}) * interval '118 minutes'
 FROM generate_series(1, {s.big_slices}) AS g(n),
@@ -234,14 +233,22 @@ FROM generate_series(1, {s.big_slices}) AS g(n),
 """,
         ),
         (
+            "the big execution's work rows (its pending slices and those in hand)",
+            f"""
+INSERT INTO jobs_slicework (slice_id, execution_id, slicer_order, holder, heartbeat)
+SELECT id, execution_id, slicer_order, holder, CASE WHEN state = 'start' THEN now() END
+FROM jobs_slice WHERE execution_id = {ex_id(str(big))} AND state IN ('pending', 'start')
+""",
+        ),
+        (
             f"{spread_slices:,} slices of {spread_executions:,} other executions",
             f"""
 INSERT INTO jobs_slice (slice_id, execution_id, slicer_id, slicer_order, request, state, error, retry_count, holder,
-                        heartbeat, created, updated)
+                        created, updated)
 SELECT (substr(md5(ex.ex_id), 1, 16) || lpad(to_hex(n), 16, '0'))::uuid::text, ex.ex_id, 0, n, jsonb_build_object('count', 100, 'start', n * 100),
        CASE WHEN mod(n, 97) = 0 OR (ex.status = 'failed' AND n <= 5) THEN 'error' ELSE 'completed' END,
        CASE WHEN mod(n, 97) = 0 OR (ex.status = 'failed' AND n <= 5) THEN 'ValueError: record ' || n ELSE '' END,
-       0, '', NULL, ex.created + n * interval '1 second', ex.created + n * interval '1 second' + interval '2 seconds'
+       0, '', ex.created + n * interval '1 second', ex.created + n * interval '1 second' + interval '2 seconds'
 FROM (SELECT ex_id, status, created FROM jobs_execution WHERE ex_id <> {ex_id(str(big))}
       ORDER BY created DESC LIMIT {spread_executions}) ex,
      generate_series(1, {SLICES_PER_SPREAD_EXECUTION}) AS g(n)
@@ -330,6 +337,7 @@ TABLES = (
     "jobs_execution",
     "jobs_executiontransition",
     "jobs_slice",
+    "jobs_slicework",
     "tasks_task",
     "tasks_node",
     "assets_asset",

@@ -255,7 +255,6 @@ class SliceAdmin(HandEdited, admin.ModelAdmin):
         "state",
         "retry_count",
         "holder",
-        "heartbeat",
         "updated",
     ]
     # No execution filter: it would list every execution. Execution pages link to their slices instead.
@@ -276,7 +275,6 @@ class SliceAdmin(HandEdited, admin.ModelAdmin):
         "error",
         "retry_count",
         "holder",
-        "heartbeat",
         "created",
         "updated",
     ]

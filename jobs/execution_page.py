@@ -14,7 +14,7 @@ from django.db.models import Count, DateTimeField, F, Func, Q, Value
 from django.utils import timezone
 
 from jobs.lifecycle import SliceState
-from jobs.models import Execution, ExecutionTransition, Slice
+from jobs.models import Execution, ExecutionTransition, Slice, SliceWork
 from jobs.services.placement import LOOP_ACTIONS
 from jobsite import actions
 from jobsite.errors import NotFound
@@ -274,4 +274,4 @@ def _sliced_once(execution: Execution) -> bool:
 def _in_hand(execution: Execution) -> int:
     """Slices claimed and not yet finished, counted from the rows (a batch per worker loop at most); none
     once the execution has ended."""
-    return 0 if execution.is_terminal else Slice.objects.in_hand().filter(execution=execution).count()
+    return 0 if execution.is_terminal else SliceWork.objects.in_hand().filter(execution=execution).count()

@@ -9,7 +9,7 @@ import uuid
 from datetime import timedelta
 
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.db import models
 from django.utils import timezone
 
@@ -194,16 +194,21 @@ class SliceQuerySet(models.QuerySet):
         return self.filter(state=SliceState.START)
 
     def errors(self):
-        """Error records: slices that failed for good."""
-        return self.filter(state=SliceState.ERROR)
+        """Error records: slices that failed for good (each says why, which is what their index holds)."""
+        return self.filter(state=SliceState.ERROR).exclude(error="")
 
 
 class Slice(models.Model):
-    """A unit of work: written `pending` by the controller, claimed by a worker loop, then finished."""
+    """A unit of work: written `pending` by the controller, claimed by a worker loop, then finished.
+
+    Claims and completions change only columns no index covers (state, holder, updated), so PostgreSQL
+    updates the row in place (a HOT update: no new index entries; the table keeps free room in each page
+    for it). What the engine looks slices up by while they are unfinished is in SliceWork, the small table
+    a slice leaves when it finishes. `state` stays the slice's truth; services keep the two in step."""
 
     slice_id = models.CharField(max_length=64, default=new_id, editable=False)
     # No index of its own: every index below starts with the execution, and each index on this table is
-    # written on every slice insert (the plain one also misled the planner away from `slice_pending`).
+    # written on every slice insert.
     execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="slices", db_index=False)
     slicer_id = models.PositiveIntegerField()
     slicer_order = models.PositiveIntegerField()
@@ -212,7 +217,6 @@ class Slice(models.Model):
     error = models.TextField(blank=True)
     retry_count = models.PositiveIntegerField(default=0)
     holder = models.CharField(max_length=255, blank=True, help_text="The worker holding the slice.")
-    heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the holder.")
     created = models.DateTimeField(default=timezone.now, editable=False)
     updated = models.DateTimeField(default=timezone.now)
 
@@ -230,21 +234,48 @@ class Slice(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["execution", "state", "slicer_id", "slicer_order"], name="slice_ex_state_order"),
-            # The execution page's throughput chart: finished slices by time, read from the index alone. Partial:
-            # a slice enters it once, when it finishes; pending and claimed slices never do.
-            models.Index(
-                fields=["execution", "updated"],
-                condition=models.Q(state__in=[SliceState.COMPLETED, SliceState.ERROR]),
-                name="slice_finished",
-            ),
-            # Workers claim the oldest pending slice: keep that lookup small whatever the history.
-            models.Index(
-                fields=["execution", "slicer_order"],
-                condition=models.Q(state=SliceState.PENDING),
-                name="slice_pending",
-            ),
+            # The execution page's throughput chart: finished slices by time. BRIN is a summarizing index,
+            # which PostgreSQL 16+ keeps up without giving up HOT updates; rows are written in time order.
+            BrinIndex(fields=["updated"], name="slice_updated_brin"),
+            # Error records (the error lists): an error text is written only when a slice fails for good,
+            # never by a claim or a completion.
+            models.Index(fields=["execution"], condition=~models.Q(error=""), name="slice_errors"),
         ]
 
     def __str__(self):
         return f"slice {self.slice_id} [{self.state}]"
+
+
+class SliceWorkQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(holder="")
+
+    def in_hand(self):
+        return self.exclude(holder="")
+
+
+class SliceWork(models.Model):
+    """An unfinished slice (pending or in hand) as the engine finds it: the oldest pending of an execution,
+    a holder's slices, leases gone silent. Written with the slice, deleted when it finishes, so the table
+    holds the look-ahead and the slices in hand, not the history. Only jobs/services/slices.py writes it."""
+
+    slice = models.OneToOneField(Slice, on_delete=models.CASCADE, primary_key=True, related_name="work")
+    # The claim's order; its index starts with the execution. No constraint of its own: the slice's already
+    # holds, and each would be one more lookup per slice written.
+    execution = models.ForeignKey(
+        Execution, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    slicer_order = models.PositiveIntegerField()
+    holder = models.CharField(max_length=255, blank=True, help_text="The worker holding the slice; empty: pending.")
+    heartbeat = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the holder.")
+
+    objects = SliceWorkQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Not partial on the holder: a claim then changes no indexed column and stays a HOT update.
+            models.Index(fields=["execution", "slicer_order", "slice"], name="slicework_order"),
+        ]
+
+    def __str__(self):
+        return f"work of slice {self.slice_id} [{self.holder or 'pending'}]"

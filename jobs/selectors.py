@@ -18,8 +18,8 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 
 from jobs import dispatch
-from jobs.lifecycle import INDEXING, LIVING, RUNNING, ExecutionStatus, SliceState, indexer_state
-from jobs.models import Execution, Job, Slice
+from jobs.lifecycle import INDEXING, LIVING, RUNNING, ExecutionStatus, indexer_state
+from jobs.models import Execution, Job, Slice, SliceWork
 from jobs.services import controller_alive, get_execution, get_job, latest_execution
 from jobsite import actions, broker
 from jobsite.dates import iso_sql
@@ -237,9 +237,8 @@ def indexer_states(jobs: list[Job]) -> dict[str, tuple[Execution | None, str, in
         .annotate(n=Count("ex_id"))
     )
     busy = set(
-        Slice.objects.filter(
+        SliceWork.objects.filter(
             execution_id__in=[ex.ex_id for ex in latest.values() if ex.status in INDEXING],
-            state__in=[SliceState.PENDING, SliceState.START],
         )
         .values_list("execution_id", flat=True)
         .distinct()
@@ -294,11 +293,11 @@ def living_progress(*, limit: int | None = None) -> list[ExecutionProgress]:
         living = living[:limit]
     ex_ids = living.values("ex_id")  # a subquery: the same three queries with no living execution too
     in_hand = dict(
-        Slice.objects.in_hand()
+        SliceWork.objects.in_hand()
         .filter(execution_id__in=ex_ids)
         .order_by()
         .values_list("execution_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("pk"))
     )
     records: dict[str, int] = {}
     workers = Task.objects.filter(action=actions.JOBS_EXECUTION_WORKER, target__in=ex_ids)

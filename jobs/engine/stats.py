@@ -10,7 +10,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from jobs.engine.worker import worker_tasks
-from jobs.models import Slice, SliceState
+from jobs.models import SliceState, SliceWork
 from jobs.stats import add_analytics, slicer_stats
 from jobsite.conf import conf
 
@@ -31,7 +31,7 @@ def execution_stats(ex_id: str, counts: dict, *, alive: int, slicers: int, start
             joined=Count("id"), disconnected=Count("id", filter=Q(finished_at__isnull=False, error__isnull=False))
         )
     )
-    active = Slice.objects.in_hand().filter(execution_id=ex_id).values("holder").distinct().count()
+    active = SliceWork.objects.in_hand().filter(execution_id=ex_id).values("holder").distinct().count()
     stats = slicer_stats(
         slicers=slicers,
         started=started,

@@ -1,5 +1,10 @@
 """Slices: written pending by the controller, claimed by worker loops, finished completed or error, and
 handed back when their holder went silent or the stop was forced. Nothing else writes slice state.
+
+An unfinished slice (pending or in hand) also has its SliceWork row, which these functions write in the same
+statement as the slice: the engine finds the oldest pending slices, a holder's slices and silent leases
+there, so jobs_slice needs no index on what a claim or a completion changes and updates its rows in place
+(HOT). A slice's own `state` stays the truth for everything else.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from jobs.lifecycle import LIVING
-from jobs.models import Execution, RecoveryType, Slice, SliceState
+from jobs.models import Execution, RecoveryType, Slice, SliceState, SliceWork
 
 # One statement for the whole batch: building a model instance per slice (bulk_create) was most of the
 # controller's time and left the workers waiting for pending slices. The ids are made by PostgreSQL in
@@ -27,9 +32,13 @@ WITH added AS (
     FROM unnest(%(slicer_ids)s::integer[], %(orders)s::integer[], %(requests)s::text[])
         AS s(slicer_id, slicer_order, request)
     ON CONFLICT DO NOTHING
+    RETURNING id, execution_id, slicer_order
+), work AS (
+    INSERT INTO jobs_slicework (slice_id, execution_id, slicer_order, holder)
+    SELECT id, execution_id, slicer_order, '' FROM added
     RETURNING 1
 )
-SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT 1 FROM added)
+SELECT pg_notify(%(channel)s, '') WHERE EXISTS (SELECT 1 FROM work)
 """
 
 
@@ -67,20 +76,32 @@ def copy_for_recovery(execution: Execution) -> None:
         old = old.pending()
     else:
         old = old.exclude(state=SliceState.COMPLETED)
-    Slice.objects.bulk_create(
-        (
-            Slice(
-                execution_id=execution.ex_id,
-                slice_id=s.slice_id,
-                slicer_id=s.slicer_id,
-                slicer_order=s.slicer_order,
-                request=s.request,
-                created=s.created,
+    with transaction.atomic():
+        Slice.objects.bulk_create(
+            (
+                Slice(
+                    execution_id=execution.ex_id,
+                    slice_id=s.slice_id,
+                    slicer_id=s.slicer_id,
+                    slicer_order=s.slicer_order,
+                    request=s.request,
+                    created=s.created,
+                )
+                for s in old.iterator()
+            ),
+            ignore_conflicts=True,  # copied already by a controller that died before saying so
+        )
+        # ignore_conflicts returns no ids: the pending copies without their work row are the ones written now.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO jobs_slicework (slice_id, execution_id, slicer_order, holder)
+                SELECT id, execution_id, slicer_order, '' FROM jobs_slice
+                WHERE execution_id = %s AND state = 'pending'
+                ON CONFLICT DO NOTHING
+                """,
+                [execution.ex_id],
             )
-            for s in old.iterator()
-        ),
-        ignore_conflicts=True,  # copied already by a controller that died before saying so
-    )
 
 
 # A worker's round trip: the first-attempt successes of its last batch are recorded completed and its next
@@ -88,17 +109,26 @@ def copy_for_recovery(execution: Execution) -> None:
 # batch). The claim's ids are taken once, in an ARRAY: under `id IN (subquery)` a planner that thinks the
 # table tiny (stale statistics) rescans `LIMIT ... SKIP LOCKED` per row, skips what the earlier scans
 # locked, and claims every pending slice. One row comes back even when nothing is claimed, for the count.
+# The done slices leave jobs_slicework; the claimed ones are marked there (holder, heartbeat) and in
+# jobs_slice: no statement here changes an indexed column of either table, so every update is HOT.
 COMPLETE_AND_CLAIM_SQL = """
-WITH done AS (
-    UPDATE jobs_slice SET state = 'completed', heartbeat = NULL, updated = now()
-    WHERE id = ANY(%(done)s::bigint[]) AND state = 'start' AND holder = %(holder)s
+WITH finished AS (
+    DELETE FROM jobs_slicework WHERE slice_id = ANY(%(done)s::bigint[]) AND holder = %(holder)s
+    RETURNING slice_id
+), done AS (
+    UPDATE jobs_slice SET state = 'completed', updated = now()
+    WHERE id = ANY(ARRAY(SELECT slice_id FROM finished)) AND state = 'start'
     RETURNING 1
-), claimed AS (
-    UPDATE jobs_slice SET state = 'start', holder = %(holder)s, heartbeat = now(), updated = now()
-    WHERE id = ANY(ARRAY(
-        SELECT id FROM jobs_slice WHERE execution_id = %(ex_id)s AND state = 'pending'
-        ORDER BY slicer_order, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), taken AS (
+    UPDATE jobs_slicework SET holder = %(holder)s, heartbeat = now()
+    WHERE slice_id = ANY(ARRAY(
+        SELECT slice_id FROM jobs_slicework WHERE execution_id = %(ex_id)s AND holder = ''
+        ORDER BY slicer_order, slice_id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
     ))
+    RETURNING slice_id
+), claimed AS (
+    UPDATE jobs_slice SET state = 'start', holder = %(holder)s, updated = now()
+    WHERE id = ANY(ARRAY(SELECT slice_id FROM taken))
     RETURNING id, slice_id, slicer_id, slicer_order, request, retry_count
 )
 SELECT (SELECT count(*) FROM done), c.id, c.slice_id, c.slicer_id, c.slicer_order, c.request, c.retry_count
@@ -133,22 +163,25 @@ def finish_slice(slice_pk: int, *, holder: str, error: str = "", retry_count: in
     """Record a slice's outcome. False when the slice is no longer ours (its lease expired and it was
     handed to another worker): the result is dropped, so nothing is counted twice."""
     state = SliceState.ERROR if error else SliceState.COMPLETED
-    return bool(
-        Slice.objects.in_hand()
-        .filter(pk=slice_pk, holder=holder)
-        .update(state=state, error=error, retry_count=retry_count, heartbeat=None, updated=timezone.now())
-    )
+    with transaction.atomic():
+        if not SliceWork.objects.filter(pk=slice_pk, holder=holder).delete()[0]:
+            return False
+        return bool(
+            Slice.objects.in_hand()
+            .filter(pk=slice_pk, holder=holder)
+            .update(state=state, error=error, retry_count=retry_count, updated=timezone.now())
+        )
 
 
 def heartbeat_slices(*, holder: str) -> None:
-    Slice.objects.in_hand().filter(holder=holder).update(heartbeat=timezone.now())
+    SliceWork.objects.filter(holder=holder).update(heartbeat=timezone.now())
 
 
 def pending_slice_count(ex_id: str) -> int:
     """How many slices of the execution wait to be claimed (the controller asks before each refill: in SQL,
     since the ORM's query building cost more than the count)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM jobs_slice WHERE execution_id = %s AND state = 'pending'", [ex_id])
+        cursor.execute("SELECT count(*) FROM jobs_slicework WHERE execution_id = %s AND holder = ''", [ex_id])
         return cursor.fetchone()[0]
 
 
@@ -157,24 +190,38 @@ def slice_counts(ex_id: str, *, completed: bool = True) -> dict[str, int]:
 
     With `completed=False` the completed ones are not counted (shown as 0): the rest are bounded by the
     look-ahead, the slices in hand and the failures, while the completed grow with the execution's age and
-    counting them is a scan of its history."""
+    counting them is a scan of its history. The unfinished are counted from their work rows, the errors from
+    their index."""
     counts = dict.fromkeys(SliceState.values, 0)
-    slices = Slice.objects.filter(execution_id=ex_id)
-    if not completed:
-        slices = slices.filter(state__in=[SliceState.PENDING, SliceState.START, SliceState.ERROR])
-    for state, number in slices.values_list("state").annotate(n=models.Count("id")):
-        counts[state] = number
+    work = SliceWork.objects.filter(execution_id=ex_id).aggregate(
+        pending=models.Count("pk", filter=models.Q(holder="")), start=models.Count("pk", filter=~models.Q(holder=""))
+    )
+    counts[SliceState.PENDING], counts[SliceState.START] = work["pending"], work["start"]
+    counts[SliceState.ERROR] = Slice.objects.errors().filter(execution_id=ex_id).count()
+    if completed:  # from the order index alone: no index says which slices completed
+        written = Slice.objects.filter(execution_id=ex_id).count()
+        counts[SliceState.COMPLETED] = (
+            written - counts[SliceState.PENDING] - counts[SliceState.START] - counts[SliceState.ERROR]
+        )
     return counts
+
+
+REQUEUE_SQL = """
+WITH back AS (
+    UPDATE jobs_slicework SET holder = '', heartbeat = NULL WHERE execution_id = %s AND holder <> ''
+    RETURNING slice_id
+)
+UPDATE jobs_slice SET state = 'pending', holder = '', updated = now()
+WHERE id = ANY(ARRAY(SELECT slice_id FROM back)) AND state = 'start'
+"""
 
 
 def requeue_slices_in_hand(ex_id: str) -> int:
     """Slices being processed go back to pending, not counted as an attempt: the stop was forced, the
     slices did not fail."""
-    return (
-        Slice.objects.in_hand()
-        .filter(execution_id=ex_id)
-        .update(state=SliceState.PENDING, holder="", heartbeat=None, updated=timezone.now())
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(REQUEUE_SQL, [ex_id])
+        return cursor.rowcount
 
 
 def release_expired_slices(*, lease_seconds: float) -> int:
@@ -184,20 +231,30 @@ def release_expired_slices(*, lease_seconds: float) -> int:
     cutoff = now - timedelta(seconds=lease_seconds)
     with transaction.atomic():
         expired = list(
-            Slice.objects.in_hand()
-            .select_for_update(skip_locked=True)
-            .select_related("execution")
+            SliceWork.objects.in_hand()
+            .select_for_update(skip_locked=True, of=("self", "slice"))
+            .select_related("slice__execution")
             .filter(heartbeat__lt=cutoff)[:1000]
         )
-        for slice_ in expired:
+        failed = []
+        for work in expired:
+            slice_ = work.slice
             attempts = slice_.retry_count + 1
             if attempts > int(slice_.execution.config.get("max_retries", 3)):
                 slice_.state = SliceState.ERROR
-                slice_.error = f"Error: worker {slice_.holder} stopped responding while processing this slice ({attempts} attempts)"
+                slice_.error = (
+                    f"Error: worker {work.holder} stopped responding while processing this slice ({attempts} attempts)"
+                )
+                failed.append(work.pk)
             else:
                 slice_.state = SliceState.PENDING
-            slice_.retry_count, slice_.holder, slice_.heartbeat, slice_.updated = attempts, "", None, now
-        Slice.objects.bulk_update(expired, ["state", "error", "retry_count", "holder", "heartbeat", "updated"])
+            slice_.retry_count, slice_.holder, slice_.updated = attempts, "", now
+            work.holder, work.heartbeat = "", None
+        Slice.objects.bulk_update(
+            [work.slice for work in expired], ["state", "error", "retry_count", "holder", "updated"]
+        )
+        SliceWork.objects.bulk_update([work for work in expired if work.pk not in failed], ["holder", "heartbeat"])
+        SliceWork.objects.filter(pk__in=failed).delete()
     return len(expired)
 
 

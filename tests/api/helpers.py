@@ -14,7 +14,7 @@ from django.test import Client as DjangoClient
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
-from jobs.models import Execution, Slice
+from jobs.models import Execution, Slice, SliceState, SliceWork
 from tasks.models import Task
 from tasks.nodes import register_node, this_node_id
 from tests.conftest import ADMIN_PASSWORD, hashed
@@ -127,7 +127,7 @@ def stale_heartbeat():
 
 
 def add_slice(ex_id: str, state: str, *, order: int = 0, request=None, error: str = "", **fields) -> Slice:
-    return Slice.objects.create(
+    slice_ = Slice.objects.create(
         execution_id=ex_id,
         slicer_id=0,
         slicer_order=order,
@@ -135,6 +135,24 @@ def add_slice(ex_id: str, state: str, *, order: int = 0, request=None, error: st
         state=state,
         error=error,
         **fields,
+    )
+    add_work([slice_])
+    return slice_
+
+
+def add_work(slices) -> None:
+    """The work rows the services write with each unfinished slice, for slices a test wrote directly."""
+    now = timezone.now()
+    SliceWork.objects.bulk_create(
+        SliceWork(
+            slice=each,
+            execution_id=each.execution_id,
+            slicer_order=each.slicer_order,
+            holder=(each.holder or "a-worker") if each.state == SliceState.START else "",
+            heartbeat=now if each.state == SliceState.START else None,
+        )
+        for each in slices
+        if each.state in (SliceState.PENDING, SliceState.START)
     )
 
 

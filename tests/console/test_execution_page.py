@@ -13,6 +13,7 @@ from jobs.models import Execution, ExecutionTransition, Job, Slice
 from jobsite import actions
 from jobsite.access.models import AuditEntry
 from tasks.models import Node, Task
+from tests.api.helpers import add_work
 from tests.console.conftest import make_user
 
 SPEC = {"name": "ex-page-job", "lifecycle": "once", "workers": 2, "operations": [{"_op": "test-reader"}]}
@@ -38,7 +39,7 @@ def make_execution(job, status="running", *, seconds=60, **fields) -> Execution:
 
 def add_slices(execution, state, count, *, start=0, error="", at=None):
     at = at or timezone.now()
-    Slice.objects.bulk_create(
+    slices = Slice.objects.bulk_create(
         Slice(
             execution=execution,
             slicer_id=0,
@@ -50,6 +51,7 @@ def add_slices(execution, state, count, *, start=0, error="", at=None):
         )
         for i in range(count)
     )
+    add_work(slices)
 
 
 def add_loops(execution, workers: int):

@@ -16,6 +16,7 @@ from jobs.views.job import EXECUTIONS_PER_PAGE, spec_problems
 from jobsite import actions
 from jobsite.access.models import AuditEntry
 from tasks.models import Task
+from tests.api.helpers import add_work
 from tests.console.conftest import make_user
 
 SPEC = {"name": "job-page-job", "workers": 1, "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
@@ -315,8 +316,10 @@ def test_the_live_part_shows_the_progress_of_a_once_execution_once_it_is_sliced(
     Execution.objects.filter(pk=execution.pk).update(
         slicer_stats={"processed": 30, "queued": 8, "queuing_complete": "2026-01-01T00:00:00Z"}
     )
-    Slice.objects.bulk_create(
-        Slice(execution=execution, slicer_id=0, slicer_order=n, state="start", request={}) for n in range(2)
+    add_work(
+        Slice.objects.bulk_create(
+            Slice(execution=execution, slicer_id=0, slicer_order=n, state="start", request={}) for n in range(2)
+        )
     )
 
     part = page_of(client, job, shown="running/opened", headers={"HX-Request": "true"})

@@ -1,15 +1,18 @@
-"""Slices written by the controller in one statement: what a worker later claims is what was cut."""
+"""Slices written by the controller in one statement: what a worker later claims is what was cut; claims and
+completions keep the slice rows and their work rows in step."""
 
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.utils import timezone
 
 from jobs import services
 from jobs.engine.worker import SliceWakeups
-from jobs.models import Execution, Job, Slice, SliceState
+from jobs.models import Execution, Job, Slice, SliceState, SliceWork
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +32,9 @@ def test_new_slices_are_pending_with_their_requests_and_fresh_ids(execution):
     rows = list(Slice.objects.filter(execution=execution).order_by("slicer_id", "slicer_order"))
     assert [(s.slicer_id, s.slicer_order, s.request) for s in rows] == requests
     assert {s.state for s in rows} == {SliceState.PENDING}
-    assert all(s.retry_count == 0 and s.holder == "" and s.error == "" and s.heartbeat is None for s in rows)
+    assert all(s.retry_count == 0 and s.holder == "" and s.error == "" for s in rows)
+    work = SliceWork.objects.filter(execution=execution)
+    assert sorted(work.values_list("slice_id", "holder", "heartbeat")) == sorted((s.pk, "", None) for s in rows)
     assert all(s.created == s.updated for s in rows)
     assert len({s.slice_id for s in rows}) == 3
     assert all(str(uuid.UUID(s.slice_id)) == s.slice_id for s in rows)
@@ -86,6 +91,7 @@ def test_one_statement_records_a_workers_done_slices_and_claims_its_next(executi
     }
     # Slices no longer the holder's (handed to another after their lease) are not recorded by it; with
     # nothing left to claim the count still comes back.
+    SliceWork.objects.filter(pk=claimed[0][0]).update(holder="w2")
     Slice.objects.filter(pk=claimed[0][0]).update(holder="w2")
     services.claim_slices(execution.ex_id, holder="w3", limit=2)
     completed, none = services.complete_and_claim(execution.ex_id, [row[0] for row in claimed], holder="w1", limit=4)
@@ -100,9 +106,9 @@ def test_nothing_to_write_writes_nothing(execution):
 
 def test_the_controllers_beat_counts_everything_but_the_completed_slices(execution):
     services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 8)])
-    Slice.objects.filter(execution=execution, slicer_order__lte=3).update(state=SliceState.COMPLETED)
-    Slice.objects.filter(execution=execution, slicer_order=4).update(state=SliceState.ERROR)
-    Slice.objects.filter(execution=execution, slicer_order=5).update(state=SliceState.START)
+    claimed = [row[0] for row in services.claim_slices(execution.ex_id, holder="w1", limit=5)]
+    services.complete_and_claim(execution.ex_id, claimed[:3], holder="w1", limit=0)
+    services.finish_slice(claimed[3], holder="w1", error="TypeError: bad record")
 
     every = services.slice_counts(execution.ex_id)
     beat = services.slice_counts(execution.ex_id, completed=False)
@@ -130,3 +136,62 @@ def test_an_idle_worker_loop_wakes_when_its_controller_writes_slices_and_not_for
     began = time.monotonic()
     wakeups.wait(0.5)
     assert time.monotonic() - began >= 0.45
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_and_completions_update_the_slice_rows_in_place(execution):
+    """Nothing indexed on jobs_slice changes when a slice is claimed or completed, and the table keeps room
+    in its pages: each update is HOT (no new index entries), the cost that once doubled each slice's WAL."""
+    services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 101)])
+
+    def updates(step) -> tuple[object, tuple[int, int]]:
+        """What `step` returns, and how many rows of jobs_slice it updated, and how many of them HOT (the
+        backend's counts not yet reported, which add up across its transactions until reported)."""
+        counts = "SELECT pg_stat_get_xact_tuples_updated('jobs_slice'::regclass), pg_stat_get_xact_tuples_hot_updated('jobs_slice'::regclass)"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(counts)
+            before = cursor.fetchone()
+            result = step()
+            cursor.execute(counts)
+            return result, tuple(after - was for after, was in zip(cursor.fetchone(), before, strict=True))
+
+    claimed, claims = updates(lambda: services.claim_slices(execution.ex_id, holder="w1", limit=100))
+    _, completions = updates(
+        lambda: services.complete_and_claim(execution.ex_id, [r[0] for r in claimed], holder="w1", limit=0)
+    )
+
+    assert (claims, completions) == ((100, 100), (100, 100))
+    assert Slice.objects.filter(execution=execution, state=SliceState.COMPLETED).count() == 100
+    assert not SliceWork.objects.filter(execution=execution).exists()
+
+
+def test_a_silent_holders_slices_go_back_to_pending_and_out_of_attempts_become_errors(execution):
+    execution.config = {**execution.config, "max_retries": 1}
+    execution.save()
+    services.add_slices(execution, [(0, 1, {"n": 1}), (0, 2, {"n": 2})])
+    first, second = (row[0] for row in services.claim_slices(execution.ex_id, holder="gone", limit=2))
+    Slice.objects.filter(pk=second).update(retry_count=1)
+    SliceWork.objects.update(heartbeat=timezone.now() - timedelta(seconds=60))
+
+    assert services.release_expired_slices(lease_seconds=15) == 2
+
+    back = Slice.objects.get(pk=first)
+    assert (back.state, back.holder, back.retry_count) == (SliceState.PENDING, "", 1)
+    failed = Slice.objects.get(pk=second)
+    assert failed.state == SliceState.ERROR and "stopped responding" in failed.error
+    assert list(SliceWork.objects.values_list("slice_id", "holder")) == [(first, "")]
+    assert [row[0] for row in services.claim_slices(execution.ex_id, holder="next", limit=2)] == [first]
+    assert services.slice_counts(execution.ex_id) == {"pending": 0, "start": 1, "completed": 0, "error": 1}
+
+
+def test_a_forced_stop_hands_the_slices_in_hand_back_without_counting_an_attempt(execution):
+    services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 5)])
+    claimed = [row[0] for row in services.claim_slices(execution.ex_id, holder="w1", limit=3)]
+
+    assert services.requeue_slices_in_hand(execution.ex_id) == 3
+
+    assert services.slice_counts(execution.ex_id) == {"pending": 4, "start": 0, "completed": 0, "error": 0}
+    assert not Slice.objects.filter(pk__in=claimed).exclude(retry_count=0, holder="").exists()
+    # The old holder's late completion counts for nothing: the slices are claimable again.
+    assert services.complete_and_claim(execution.ex_id, claimed, holder="w1", limit=0)[0] == 0
+    assert len(services.claim_slices(execution.ex_id, holder="w2", limit=4)) == 4

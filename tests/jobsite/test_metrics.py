@@ -16,13 +16,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from jobs import cluster, dispatch, selectors
 from jobs.lifecycle import ExecutionStatus
-from jobs.models import Execution, Job, Slice, SliceState
+from jobs.models import Execution, Job, SliceState
 from jobsite import actions
 from jobsite.metrics import histograms
 from jobsite.metrics.collector import scrape
 from jobsite.models import HistogramSeries, TaskRuntimeObservation
 from tasks import registry
 from tasks.models import Node, Task
+from tests.api.helpers import add_slice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -328,7 +329,7 @@ def test_cluster_counters_sum_every_executions_stats():
 
 def test_slices_by_state_come_from_the_living_executions_counters():
     execution = living_execution("one", processed=5, failed=1, queued=2, started=timezone.now().isoformat())
-    Slice.objects.create(execution=execution, slicer_id=0, slicer_order=1, request={}, state=SliceState.START)
+    add_slice(execution.ex_id, SliceState.START, order=1, request={})
     values = {sample.labels["state"]: sample.value for sample in scraped()["jobsite_slices"].samples}
     assert values == {"pending": 2, "start": 1, "completed": 4, "error": 1}
 
@@ -354,7 +355,7 @@ def test_a_scrape_costs_the_same_queries_whatever_the_cluster_holds():
     empty = queries()
     for number in range(5):
         execution = living_execution(f"job {number}", processed=number, started=timezone.now().isoformat())
-        Slice.objects.create(execution=execution, slicer_id=0, slicer_order=1, request={}, state=SliceState.START)
+        add_slice(execution.ex_id, SliceState.START, order=1, request={})
         Node.objects.create(node_id=f"CostTestNode{number:010d}", name="n", hostname="h", roles=["worker"], total=4)
         task = registry.begin(action=actions.JOBS_EXECUTION_WORKER, description="w", target=execution.ex_id)
         registry.report(task.pk, {"analytics": {"0": {"count": 100}}})
