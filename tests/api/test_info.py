@@ -85,15 +85,17 @@ def test_remembered_credentials_do_not_let_a_wrong_password_in(api, server):
 def test_repeated_failed_logins_are_rate_limited_per_user_and_address(server, django_user_model):
     import httpx
 
+    # Each attempt is a PBKDF2 verification (seconds on a loaded machine): httpx's default 5 s timeout is too short.
+
     django_user_model.objects.create_user("often-wrong", password="the-right-password")
     django_user_model.objects.create_user("someone-else", password="another-password")
     for _ in range(10):
-        assert httpx.get(f"{server}/v1", auth=("often-wrong", "guess")).status_code == 401
+        assert httpx.get(f"{server}/v1", auth=("often-wrong", "guess"), timeout=30).status_code == 401
 
-    blocked = httpx.get(f"{server}/v1", auth=("often-wrong", "the-right-password"))
+    blocked = httpx.get(f"{server}/v1", auth=("often-wrong", "the-right-password"), timeout=30)
 
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
     assert blocked.json()["error"] == 429
     # Another user from the same address is not affected (they get 403: no privileges, but authenticated).
-    assert httpx.get(f"{server}/v1", auth=("someone-else", "another-password")).status_code == 403
+    assert httpx.get(f"{server}/v1", auth=("someone-else", "another-password"), timeout=30).status_code == 403
