@@ -138,6 +138,28 @@ def test_an_idle_worker_loop_wakes_when_its_controller_writes_slices_and_not_for
     assert time.monotonic() - began >= 0.45
 
 
+def older_snapshots() -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_type, state, left(query, 80) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
+        )
+        return cursor.fetchall()
+
+
+def no_older_snapshot() -> bool:
+    return not older_snapshots()
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.mark.django_db(transaction=True)
 def test_claims_and_completions_update_the_slice_rows_in_place(execution):
     """Nothing indexed on jobs_slice changes when a slice is claimed or completed, and the table keeps room
@@ -156,6 +178,10 @@ def test_claims_and_completions_update_the_slice_rows_in_place(execution):
             return result, tuple(after - was for after, was in zip(cursor.fetchone(), before, strict=True))
 
     claimed, claims = updates(lambda: services.claim_slices(execution.ex_id, holder="w1", limit=100))
+    # The completion finds room where the claim's old row versions were, once PostgreSQL may prune them:
+    # when no other session of this database still has a snapshot that sees them (an autovacuum's analyze,
+    # another test's open transaction). A worker's completion, seconds after its claim, normally finds that.
+    assert wait_for(no_older_snapshot, timeout=30), f"sessions holding old snapshots: {older_snapshots()}"
     _, completions = updates(
         lambda: services.complete_and_claim(execution.ex_id, [r[0] for r in claimed], holder="w1", limit=0)
     )
