@@ -245,8 +245,23 @@ class ExecutionTransitionAdmin(ViewOnly, admin.ModelAdmin):
         return change_link(Execution, obj.execution_id, obj.execution)
 
 
+class SliceForm(forms.ModelForm):
+    class Meta:
+        model = Slice
+        fields = ["error", "retry_count"]
+
+    def clean_error(self):
+        error = self.cleaned_data["error"]
+        # An error record is found, listed and counted by its text (the `slice_errors` index): a blank one
+        # would leave the error lists and be counted completed.
+        if self.instance.state == SliceState.ERROR and not error.strip():
+            raise forms.ValidationError("A slice that failed keeps an error text: say why it failed.")
+        return error
+
+
 @admin.register(Slice)
 class SliceAdmin(HandEdited, admin.ModelAdmin):
+    form = SliceForm
     list_display = [
         "slice_id",
         "execution_link",

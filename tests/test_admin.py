@@ -249,11 +249,20 @@ def test_posting_an_execution_status_does_not_change_it(admin_client, rows):
 def test_posting_a_slice_state_does_not_change_it(admin_client, rows):
     slice_ = rows[Slice]
     response = admin_client.post(
-        admin_url(Slice, "change", slice_.pk), {"error": "", "retry_count": 0, "state": "completed"}
+        admin_url(Slice, "change", slice_.pk),
+        {"error": "boom, retried by hand", "retry_count": 0, "state": "completed"},
     )
     assert response.status_code == 302
     edited = Slice.objects.get(pk=slice_.pk)
-    assert (edited.state, edited.error) == ("error", "")
+    assert (edited.state, edited.error) == ("error", "boom, retried by hand")
+
+
+def test_a_failed_slice_keeps_an_error_text(admin_client, rows):
+    slice_ = rows[Slice]
+    response = admin_client.post(admin_url(Slice, "change", slice_.pk), {"error": "  ", "retry_count": 0})
+    assert response.status_code == 200
+    assert "A slice that failed keeps an error text" in response.content.decode()
+    assert Slice.objects.get(pk=slice_.pk).error == "boom"
 
 
 def test_execution_transitions_can_only_be_viewed(rf, admin_user, rows):
