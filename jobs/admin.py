@@ -246,9 +246,7 @@ class ExecutionTransitionAdmin(ViewOnly, admin.ModelAdmin):
 
 
 class SliceForm(forms.ModelForm):
-    class Meta:
-        model = Slice
-        fields = ["error", "retry_count"]
+    """The admin makes it for Slice with its `editable_fields`."""
 
     def clean_error(self):
         error = self.cleaned_data["error"]

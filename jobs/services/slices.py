@@ -236,7 +236,7 @@ def release_expired_slices(*, lease_seconds: float) -> int:
             .select_related("slice__execution")
             .filter(heartbeat__lt=cutoff)[:1000]
         )
-        failed = []
+        failed = set()
         for work in expired:
             slice_ = work.slice
             attempts = slice_.retry_count + 1
@@ -245,7 +245,7 @@ def release_expired_slices(*, lease_seconds: float) -> int:
                 slice_.error = (
                     f"Error: worker {work.holder} stopped responding while processing this slice ({attempts} attempts)"
                 )
-                failed.append(work.pk)
+                failed.add(work.pk)
             else:
                 slice_.state = SliceState.PENDING
             slice_.retry_count, slice_.holder, slice_.updated = attempts, "", now

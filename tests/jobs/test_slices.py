@@ -142,7 +142,8 @@ def older_snapshots() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, backend_type, state, left(query, 80) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)"
         )
         return cursor.fetchall()
 
