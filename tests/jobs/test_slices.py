@@ -179,10 +179,15 @@ def test_claims_and_completions_update_the_slice_rows_in_place(execution):
             return result, tuple(after - was for after, was in zip(cursor.fetchone(), before, strict=True))
 
     claimed, claims = updates(lambda: services.claim_slices(execution.ex_id, holder="w1", limit=100))
-    # The completion finds room where the claim's old row versions were, once PostgreSQL may prune them:
-    # when no other session of this database still has a snapshot that sees them (an autovacuum's analyze,
-    # another test's open transaction). A worker's completion, seconds after its claim, normally finds that.
+    # The completion finds room where the claim's old row versions were, once PostgreSQL has pruned them. A
+    # page is pruned as it is read only when no transaction of the whole cluster still running began before
+    # the claim (a statement's snapshot xmin counts every database's transactions: in the suite, the other
+    # test process's database too), so the test prunes by VACUUM, whose horizon counts this database's
+    # sessions alone: it waits until none of them (an autovacuum's analyze, a test's open transaction) still
+    # has a snapshot that sees those versions.
     assert wait_for(no_older_snapshot, timeout=30), f"sessions holding old snapshots: {older_snapshots()}"
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM jobs_slice")
     _, completions = updates(
         lambda: services.complete_and_claim(execution.ex_id, [r[0] for r in claimed], holder="w1", limit=0)
     )
