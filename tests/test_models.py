@@ -1,5 +1,6 @@
 """Constraints the database itself enforces, and the named querysets."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from django.utils import timezone
 
 from assets.models import Asset, AssetChunk
 from jobs.lifecycle import LIVING, TERMINAL, ExecutionStatus
-from jobs.models import Execution, ExecutionTransition, Job, Slice
+from jobs.models import Execution, ExecutionTransition, Job, Slice, new_ids
 from jobsite.conf import conf
 from tasks.models import Node, Task
 
@@ -42,6 +43,19 @@ def test_job_and_execution_ids_are_uuid_strings():
 
     assert len(job.job_id) == 36 and job.job_id.count("-") == 4
     assert len(ex.ex_id) == 36 and ex.ex_id != job.job_id
+
+
+def test_ids_made_by_the_thousand_are_random_uuid4s_as_text():
+    ids = new_ids(5000)
+
+    parsed = [uuid.UUID(each) for each in ids]
+    assert [str(each) for each in parsed] == ids
+    assert {(each.version, each.variant) for each in parsed} == {(4, uuid.RFC_4122)}
+    assert len(set(ids)) == 5000
+    # Every digit that is not the version's or the variant's varies.
+    for position in (0, 9, 15, 20, 35):
+        assert len({each[position] for each in ids}) == 16
+    assert {each[19] for each in ids} == set("89ab")
 
 
 @pytest.mark.parametrize("status", sorted(LIVING))
