@@ -15,6 +15,10 @@ from jobsite.dates import iso
 # Pending slices one execution keeps at most, whatever its workers and slicers ask: memory and the slice
 # table stay bounded.
 MAX_LOOK_AHEAD = 10_000
+# Fast workers get enough pending slices for this long at their measured pace (within MAX_LOOK_AHEAD): the
+# controller refills by halves and sleeps between its checks, and a look-ahead that one-record slices drain
+# in 30 ms left the workers finding the queue empty while it did.
+LOOK_AHEAD_SECONDS = 0.25
 # The longest the controller goes without counting the pending slices while it still slices: its beat counts
 # them this often anyway.
 MAX_COUNT_SECONDS = 0.1
@@ -34,8 +38,8 @@ class Slicing:
         # Per slicer, the highest order already cut, here or in the recovered execution.
         self.orders: dict[int, int] = {slicer_id: each.slicer_order for slicer_id, each in newest.items()}
         # The pending slices as last known (after the last count or write) and when, and the workers' pace
-        # measured between two counts: the count is skipped while that pace cannot have brought the
-        # look-ahead down to half (pace()).
+        # measured between two counts: it sizes the look-ahead, and the count is skipped while it cannot have
+        # brought the look-ahead down to half (plan_next_count()).
         self.known: tuple[float, int] | None = None
         self.claims_per_s = 0.0
         self.burst = 0  # the most slices claimed between two counts
@@ -67,18 +71,24 @@ class Slicing:
         insert, a round trip each), which refilling after every claim paid per worker batch. `pending`: the
         pending slices, counted by the caller just now; else they are counted here, unless the workers'
         pace says the look-ahead cannot be down to half yet (slow slices: a count every 0.1 s, not on
-        every call)."""
+        every call). The look-ahead is what the slicers ask for, at least `minimum_per_worker` per worker and
+        LOOK_AHEAD_SECONDS of the workers' pace, at most MAX_LOOK_AHEAD."""
         if self.all_sliced:
             return 0
-        workers = max(workers, 1)
-        look_ahead = max(max(slicer.max_queue_length(workers) for slicer in self.slicers), minimum_per_worker * workers)
-        look_ahead = min(look_ahead, MAX_LOOK_AHEAD)
         now = time.monotonic()
         if pending is None:
             if now < self.next_count:
                 return 0
             pending = services.pending_slice_count(self.ex_id)
-        self.pace(now, pending, look_ahead)
+        self.learn_pace(now, pending)
+        workers = max(workers, 1)
+        look_ahead = max(
+            max(slicer.max_queue_length(workers) for slicer in self.slicers),
+            minimum_per_worker * workers,
+            int(self.claims_per_s * LOOK_AHEAD_SECONDS),
+        )
+        look_ahead = min(look_ahead, MAX_LOOK_AHEAD)
+        self.plan_next_count(now, pending, look_ahead)
         if pending > look_ahead // 2:
             return 0
         wanted = look_ahead - pending
@@ -105,19 +115,22 @@ class Slicing:
             self.next_count = 0.0  # the pace is measured again from the next count
         return len(batch)
 
-    def pace(self, now: float, pending: int, look_ahead: int) -> None:
+    def learn_pace(self, now: float, pending: int) -> None:
         """Learn the workers' pace from the pending slices counted now against the last known count (kept
         until some were claimed: claims come in batches), and the biggest drop seen between two counts (a
-        round of batch claims). The next count is skipped only while more than two such drops separate
-        the pending slices from half the look-ahead, for a quarter of the time the pace takes to close that
-        gap (so workers that speed up fourfold still find slices), at most MAX_COUNT_SECONDS; a count on
-        every call otherwise, as while the pace is unknown."""
+        round of batch claims)."""
         then, before = self.known if self.known is not None else (now, pending)
         if before > pending and now > then:
             self.claims_per_s = (before - pending) / (now - then)
             self.burst = max(self.burst, before - pending)
         if before != pending or self.known is None:
             self.known = (now, pending)
+
+    def plan_next_count(self, now: float, pending: int, look_ahead: int) -> None:
+        """The next count is skipped only while more than two of the biggest drops separate the pending
+        slices from half the look-ahead, for a quarter of the time the pace takes to close that gap (so
+        workers that speed up fourfold still find slices), at most MAX_COUNT_SECONDS; a count on every call
+        otherwise, as while the pace is unknown."""
         gap = pending - look_ahead // 2 - 2 * self.burst
         if self.claims_per_s > 0 and gap > 0:
             self.next_count = now + min(gap / self.claims_per_s / 4, MAX_COUNT_SECONDS)
