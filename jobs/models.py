@@ -272,7 +272,12 @@ class SliceWork(models.Model):
     a holder's slices, leases gone silent. Written with the slice, deleted when it finishes, so the table
     holds the look-ahead and the slices in hand, not the history. Only jobs/services/slices.py writes it."""
 
-    slice = models.OneToOneField(Slice, on_delete=models.CASCADE, primary_key=True, related_name="work")
+    # No foreign key in the database: a work row is written from its slice's row in the same statement
+    # (services.add_slices, copy_for_recovery), and its check cost a lookup per slice on the path the workers
+    # wait on. Deleting slices through the ORM deletes their work rows (on_delete).
+    slice = models.OneToOneField(
+        Slice, on_delete=models.CASCADE, primary_key=True, related_name="work", db_constraint=False
+    )
     # The claim's order; its index starts with the execution. No constraint of its own: the slice's already
     # holds, and each would be one more lookup per slice written.
     execution = models.ForeignKey(
