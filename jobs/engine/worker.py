@@ -74,16 +74,17 @@ class SliceHeartbeat(threading.Thread):
         connection.close()
 
 
-class SliceWakeups:
-    """An idle loop waits for the controller's word that it wrote slices (services.add_slices notifies the
-    execution's channel) instead of sleeping its whole backoff: workers that found the queue empty for a
-    moment lost up to IDLE_SLEEP_MAX each time. The loop listens on its own connection; psycopg keeps the
-    notifications that arrive while the loop runs other queries, so none is missed, and `drain()` drops
-    them while the loop is busy, so they never pile up. The backoff stays the fallback: a reconnect, a
-    slice the reaper handed back."""
+class Wakeups:
+    """Waits for a word on a channel instead of sleeping: an idle worker loop for its controller's word that it
+    wrote slices (services.add_slices notifies the execution's slices_channel; workers that found the queue
+    empty for a moment lost up to IDLE_SLEEP_MAX each time), a controller at the end of a run for a worker's
+    word that the queue ran dry (drained_channel). The loop listens on its own connection; psycopg keeps
+    the notifications that arrive while the loop runs other queries, so none is missed, and `drain()` drops
+    them while the loop is busy, so they never pile up. The sleep stays the fallback: a reconnect, a slice
+    the reaper handed back, a word sent before the listening began."""
 
-    def __init__(self, ex_id: str):
-        self.channel = services.slices_channel(ex_id)
+    def __init__(self, channel: str):
+        self.channel = channel
         self.listening_on: psycopg.Connection | None = None
 
     def _listener(self) -> psycopg.Connection:
@@ -94,15 +95,16 @@ class SliceWakeups:
             self.listening_on = raw
         return raw
 
-    def wait(self, seconds: float) -> None:
-        """Until slices were written since the last wait or drain, or `seconds` passed."""
+    def wait(self, seconds: float) -> bool:
+        """Until a word came since the last wait or drain (True), or `seconds` passed."""
         began = time.monotonic()
         try:
             for _notification in self._listener().notifies(timeout=seconds, stop_after=1):
-                pass
-        except psycopg.Error:  # the connection's trouble: the next claim meets it and waits the outage out
+                return True
+        except psycopg.Error:  # the connection's trouble: the next query meets it and waits the outage out
             self.listening_on = None
             time.sleep(max(0.0, seconds - (time.monotonic() - began)))
+        return False
 
     def drain(self) -> None:
         if self.listening_on is not None and not self.listening_on.closed:
@@ -169,7 +171,7 @@ class WorkerLoop:
         # Through a database outage the loop waits and starts over; the outcomes of slices in hand are
         # recorded once it is back (call), or those slices would stay claimed by a living holder forever.
         self.outage = Outage(f"worker loop {holder}", reconnected=fast_commits)
-        self.wakeups = SliceWakeups(self.ex_id)
+        self.wakeups = Wakeups(services.slices_channel(self.ex_id))
         self.errors_seen = 0  # the outage's database errors, as of the last holder name
 
     def progress(self) -> dict:
@@ -211,7 +213,9 @@ class WorkerLoop:
             claimed = self.claim()
             if not claimed:
                 if idle == 0:
-                    self.report()  # out of work: the controller may be about to sum up the execution
+                    # Out of work: the controller may be about to sum up the execution, and hears it at once.
+                    self.report()
+                    services.say_drained(self.ex_id)
                 idle += 1
                 self.wakeups.wait(min(0.005 * 2**idle, IDLE_SLEEP_MAX))
                 continue

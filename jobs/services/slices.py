@@ -49,6 +49,17 @@ def slices_channel(ex_id: str) -> str:
     return f"jobsite_slices_{ex_id}"[:63]
 
 
+def drained_channel(ex_id: str) -> str:
+    """The channel on which a worker loop says it found the execution's queue empty (services.say_drained):
+    a controller at the end of a run waits on it, not for its next beat."""
+    return f"jobsite_drained_{ex_id}"[:63]
+
+
+def say_drained(ex_id: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, '')", [drained_channel(ex_id)])
+
+
 def add_slices(execution: Execution, requests: list[tuple[int, int, object]]) -> None:
     """Write new pending slices: (slicer_id, slicer_order, request) each. A slice already there (a stale
     controller cut it too) is dropped."""

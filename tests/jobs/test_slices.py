@@ -11,7 +11,7 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from jobs import services
-from jobs.engine.worker import SliceWakeups
+from jobs.engine.worker import Wakeups
 from jobs.models import Execution, Job, Slice, SliceState, SliceWork
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ def test_the_controllers_beat_counts_everything_but_the_completed_slices(executi
 @pytest.mark.django_db(transaction=True)
 def test_an_idle_worker_loop_wakes_when_its_controller_writes_slices_and_not_for_old_news(execution):
     """The loop listens on its own connection (which hears its own notifications too, as here)."""
-    wakeups = SliceWakeups(execution.ex_id)
+    wakeups = Wakeups(services.slices_channel(execution.ex_id))
     wakeups.wait(0)  # listening from now on
 
     writer = threading.Timer(0.3, lambda: (services.add_slices(execution, [(0, 1, {})]), connections.close_all()))
