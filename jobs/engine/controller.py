@@ -35,9 +35,9 @@ S = ExecutionStatus
 LOOP_SECONDS = 0.02
 BEAT_SECONDS = 0.1  # status and lease refresh: pause, stop and the end are noticed this fast
 STATS_SECONDS = 0.5  # `_slicer_stats`, live workers and the controller task's heartbeat
-# Enough pending slices that workers claiming in batches (up to MAX_BATCH) never find the queue empty, even
-# refilled by halves (slicing.py) and with the controller kept off the CPU for a moment on a busy machine.
-MIN_LOOK_AHEAD_PER_WORKER = 4 * MAX_BATCH
+# Pending slices per worker at the least: a batch claim (up to MAX_BATCH) and more, refilled by halves
+# (slicing.py); workers that claim fast get more, for LOOK_AHEAD_SECONDS of their pace.
+MIN_LOOK_AHEAD_PER_WORKER = MAX_BATCH
 
 
 def run_controller(ex_id: str, task_pk: int) -> str:

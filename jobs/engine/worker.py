@@ -35,7 +35,10 @@ S = ExecutionStatus
 CHECK_SECONDS = 0.25  # how often the loop re-reads the execution (pause/stop/workers reach it this fast)
 IDLE_SLEEP_MAX = 0.2
 BATCH_SECONDS = 0.1  # a claimed batch is about this much work at most
-MAX_BATCH = 64
+# One round trip records a batch and claims the next: its fixed cost (parsing and planning the statement,
+# ~11% of a worker's PostgreSQL CPU at 64) is shared by more slices when they are quick. 256 against 64,
+# 20,000-slice runs on interleaved stacks: median 17.0k against 14.6k slices/s (9 runs each, noisy host).
+MAX_BATCH = 256
 
 
 def worker_tasks(ex_id: str):
