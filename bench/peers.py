@@ -116,6 +116,9 @@ class PeersStack(Stack):
         super().stop()
 
 
+WARM_UP_SLICES = 200
+
+
 def median(values) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
@@ -135,6 +138,12 @@ def run_benchmark(stack: PeersStack, args) -> dict:
     stack.create_peer_database()
     installed = stack.peer("install", timeout=120)
     log(f"pgqueuer {installed['pgqueuer']} installed in database {stack.peer_db}")
+
+    # As each pgqueuer round first has every consumer run a warm-up job, Jobsite's first round is not the
+    # first execution its worker node runs (that one builds its controller's and workers' pipelines and
+    # their connections' caches): one small untimed execution first.
+    log(f"warm-up: Jobsite, {WARM_UP_SLICES} one-record slices, untimed")
+    runs.slice_throughput(stack, labels, meter, WARM_UP_SLICES, args.workers)
 
     jobsite: list[dict] = []
     peer: dict[int, list[dict]] = {size: [] for size in args.pgq_batch_sizes}
