@@ -1,7 +1,9 @@
 """`_cat/tasks` (spec/elasticsearch.md §2.7, test vectors 19-22 of §5)."""
 
 import re
+from datetime import timedelta
 
+from tasks.models import Task
 from tasks.nodes import this_node_id
 from tests.tasks.conftest import work
 
@@ -101,6 +103,10 @@ def test_rows_go_depth_first_by_start_time(api):
 
 def test_s_sorts_by_start_time_descending(api):
     tasks = [work(), work(), work()]
+    # Tasks begun in the same millisecond tie on start_time (then in no promised order): a millisecond apart.
+    began = tasks[0].started_at
+    for step, task in enumerate(tasks):
+        Task.objects.filter(pk=task.pk).update(started_at=began + timedelta(milliseconds=step))
 
     rows = api.get("/_cat/tasks", params={"format": "json", "h": "id", "s": "start_time:desc"}).json()
 
