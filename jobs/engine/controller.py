@@ -35,8 +35,8 @@ S = ExecutionStatus
 LOOP_SECONDS = 0.02
 BEAT_SECONDS = 0.1  # status and lease refresh: pause, stop and the end are noticed this fast
 STATS_SECONDS = 0.5  # `_slicer_stats`, live workers and the controller task's heartbeat
-# Pending slices per worker at the least: a batch claim (up to MAX_BATCH) and more, refilled by halves
-# (slicing.py); workers that claim fast get more, for LOOK_AHEAD_SECONDS of their pace.
+# Pending slices per worker at the least: a full batch claim (refilled by halves, slicing.py); workers that
+# claim fast get more, for LOOK_AHEAD_SECONDS of their pace.
 MIN_LOOK_AHEAD_PER_WORKER = MAX_BATCH
 
 
@@ -148,6 +148,8 @@ class Controller:
         while True:
             beaten = time.monotonic() >= next_beat
             if beaten:
+                # Words from before these counts are answered by them (and never pile up while it slices).
+                self.drained.drain()
                 # Statistics and worker supervision cost several queries: twice a second is enough. So
                 # does counting the completed slices, the one count that grows with the execution.
                 full = time.monotonic() >= next_stats

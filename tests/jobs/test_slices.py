@@ -138,6 +138,21 @@ def test_an_idle_worker_loop_wakes_when_its_controller_writes_slices_and_not_for
     assert time.monotonic() - began >= 0.45
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_controller_hears_a_worker_say_the_queue_ran_dry(execution):
+    drained = Wakeups(services.drained_channel(execution.ex_id))
+    assert drained.wait(0) is False  # listening from now on
+
+    worker = threading.Thread(target=lambda: (services.say_drained(execution.ex_id), connections.close_all()))
+    worker.start()
+    worker.join()
+    assert drained.wait(10) is True
+
+    services.say_drained(execution.ex_id)  # heard before a beat's counts: answered by them, dropped
+    drained.drain()
+    assert drained.wait(0.2) is False
+
+
 def older_snapshots() -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
