@@ -208,8 +208,8 @@ def pending_slice_count(ex_id: str) -> int:
     return fetch_work_rows(query, {"ex_id": ex_id})[0][0]
 
 
-# The controller's beat, ten times a second, in one statement: the ORM's two queries, and building them, were a
-# sixth of the controller's samples in a 20,000-slice run (py-spy). Error records are found by their index
+# The controller's beat, ten times a second, in one statement: the ORM's queries (two, three with the completed),
+# and building them, were a sixth of the controller's samples in a 20,000-slice run (py-spy). Error records are found by their index
 # (`slice_errors`), as Slice.objects.errors() finds them.
 SLICE_COUNTS_SQL = """
 SELECT count(*) FILTER (WHERE holder = ''), count(*) FILTER (WHERE holder <> ''),
