@@ -205,14 +205,21 @@ def wait_for(condition, timeout: float) -> bool:
 
 @pytest.mark.django_db(transaction=True)
 def test_claims_and_completions_update_the_slice_rows_in_place(execution):
-    """Nothing indexed on jobs_slice changes when a slice is claimed or completed, and the table keeps room
-    in its pages: each update is HOT (no new index entries), the cost that once doubled each slice's WAL."""
+    """Nothing indexed on jobs_slice or jobs_slicework changes when a slice is claimed or completed, and both
+    tables keep room in their pages: each update is HOT (no new index entries), the cost that once doubled
+    each slice's WAL."""
     services.add_slices(execution, [(0, order, {"n": order}) for order in range(1, 101)])
+    HOLDER = "ev3hShzc7Y_wwyqif63TXQ:12345:0:a1b2c3"  # as long as a worker loop's (node id:pid:number:token)
 
-    def updates(step) -> tuple[object, tuple[int, int]]:
-        """What `step` returns, and how many rows of jobs_slice it updated, and how many of them HOT (the
-        backend's counts not yet reported, which add up across its transactions until reported)."""
-        counts = "SELECT pg_stat_get_xact_tuples_updated('jobs_slice'::regclass), pg_stat_get_xact_tuples_hot_updated('jobs_slice'::regclass)"
+    def updates(step) -> tuple[object, tuple[int, ...]]:
+        """What `step` returns, and how many rows of jobs_slice it updated and how many of them HOT, then the
+        same for jobs_slicework (the backend's counts not yet reported, which add up across its
+        transactions until reported)."""
+        counts = "SELECT " + ", ".join(
+            f"pg_stat_get_xact_tuples_{kind}('{table}'::regclass)"
+            for table in ("jobs_slice", "jobs_slicework")
+            for kind in ("updated", "hot_updated")
+        )
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(counts)
             before = cursor.fetchone()
@@ -220,7 +227,7 @@ def test_claims_and_completions_update_the_slice_rows_in_place(execution):
             cursor.execute(counts)
             return result, tuple(after - was for after, was in zip(cursor.fetchone(), before, strict=True))
 
-    claimed, claims = updates(lambda: services.claim_slices(execution.ex_id, holder="w1", limit=100))
+    claimed, claims = updates(lambda: services.claim_slices(execution.ex_id, holder=HOLDER, limit=100))
     # The completion finds room where the claim's old row versions were, once PostgreSQL has pruned them. A
     # page is pruned as it is read only when no transaction of the whole cluster still running began before
     # the claim (a statement's snapshot xmin counts every database's transactions: in the suite, the other
@@ -231,10 +238,11 @@ def test_claims_and_completions_update_the_slice_rows_in_place(execution):
     with connection.cursor() as cursor:
         cursor.execute("VACUUM jobs_slice")
     _, completions = updates(
-        lambda: services.complete_and_claim(execution.ex_id, [r[0] for r in claimed], holder="w1", limit=0)
+        lambda: services.complete_and_claim(execution.ex_id, [r[0] for r in claimed], holder=HOLDER, limit=0)
     )
 
-    assert (claims, completions) == ((100, 100), (100, 100))
+    # The work rows are updated by the claim only; the completion deletes them.
+    assert (claims, completions) == ((100, 100, 100, 100), (100, 100, 0, 0))
     assert Slice.objects.filter(execution=execution, state=SliceState.COMPLETED).count() == 100
     assert not SliceWork.objects.filter(execution=execution).exists()
 
