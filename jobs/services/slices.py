@@ -25,13 +25,17 @@ from jobs.models import Execution, RecoveryType, Slice, SliceState, SliceWork, n
 # gen_random_uuid() about 4 µs more (the embedded server reads /dev/urandom for each), on the controller's
 # path that the workers wait on (2,048 slices a statement, interleaved, on the embedded server).
 # The execution's idle worker loops are told (slices_channel; delivered at commit, so never before the rows
-# are visible) in the same statement.
+# are visible) in the same statement. jobs_slice has no foreign key to the execution (a check per slice): the
+# statement locks the execution's row once, as the key's check would (a delete waits for the commit), and
+# writes nothing for an execution that is gone.
 ADD_SLICES_SQL = """
-WITH added AS (
+WITH execution AS (
+    SELECT ex_id FROM jobs_execution WHERE ex_id = %(ex_id)s FOR KEY SHARE
+), added AS (
     INSERT INTO jobs_slice
         (slice_id, execution_id, slicer_id, slicer_order, request, state, error, retry_count, holder, created, updated)
-    SELECT s->>3, %(ex_id)s, (s->>0)::integer, (s->>1)::integer, s->2, 'pending', '', 0, '', now(), now()
-    FROM jsonb_array_elements(%(batch)s::jsonb) AS s
+    SELECT s->>3, e.ex_id, (s->>0)::integer, (s->>1)::integer, s->2, 'pending', '', 0, '', now(), now()
+    FROM execution AS e, jsonb_array_elements(%(batch)s::jsonb) AS s
     ON CONFLICT DO NOTHING
     RETURNING id, execution_id, slicer_order
 ), work AS (

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import OperationalError, connection, connections, transaction
 from django.utils import timezone
 
 from jobs import services
@@ -48,6 +48,37 @@ def test_a_slice_cut_twice_is_written_once(execution):
 
     requests = dict(Slice.objects.filter(execution=execution).values_list("slicer_order", "request"))
     assert requests == {1: {"first": True}, 2: {"first": True}, 3: {"first": False}}
+
+
+def test_slices_of_an_execution_that_is_gone_are_not_written(execution):
+    services.add_slices(Execution(ex_id="gone", job=execution.job, config=SPEC), [(0, 1, {"n": 1})])
+
+    assert not Slice.objects.filter(execution_id="gone").exists()
+    assert not SliceWork.objects.filter(execution_id="gone").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writing_slices_holds_the_executions_key_until_commit(execution):
+    """What a foreign key's check would do: while slices are written, the execution cannot be deleted (a
+    FOR UPDATE lock is what a delete takes), and its other columns can still be updated (the controller's
+    lease, a stop from the web)."""
+    connections["other"] = connections.create_connection("default")
+    other = connections["other"]
+    try:
+        with transaction.atomic():
+            services.add_slices(execution, [(0, 1, {"n": 1})])
+            with transaction.atomic(using="other"), other.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+                cursor.execute("UPDATE jobs_execution SET updated = now() WHERE ex_id = %s", [execution.ex_id])
+                with pytest.raises(OperationalError, match="lock timeout"):
+                    cursor.execute("SELECT 1 FROM jobs_execution WHERE ex_id = %s FOR UPDATE", [execution.ex_id])
+        with transaction.atomic(using="other"), other.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            cursor.execute("SELECT 1 FROM jobs_execution WHERE ex_id = %s FOR UPDATE", [execution.ex_id])
+            assert cursor.fetchone() == (1,)
+    finally:
+        other.close()
+        del connections["other"]
 
 
 def test_claiming_hands_out_the_written_slices_oldest_first(execution):
