@@ -3,6 +3,7 @@ the engine rather than the generator."""
 
 import functools
 import random
+import struct
 import time
 from datetime import datetime
 
@@ -146,6 +147,12 @@ def coordinates() -> tuple[tuple[str, ...], tuple[str, ...]]:
     )
 
 
+# Up to this many records are made one by one (`FakeRecords.one`): building the columns costs ~7 µs a call
+# whatever the count, 8.4 µs for a one-record slice against 2 µs one by one.
+FEW_RECORDS = 4
+PICKS = struct.Struct("=4HI")  # four 16-bit picks (agent, url, latitude, longitude) and a 32-bit size
+
+
 class FakeRecords:
     """Fast fake records `{ip, userAgent, url, uuid, <date_key>, ipv6, location, bytes}` (+ `id` with `set_id`).
 
@@ -176,6 +183,8 @@ class FakeRecords:
     def make(self, count: int) -> list[dict]:
         if count <= 0:
             return []
+        if count <= FEW_RECORDS:
+            return [self.one() for _ in range(count)]
         rng = self.rng
         octets, agents, urls = OCTETS, USER_AGENTS, URLS
         latitudes, longitudes = coordinates()
@@ -206,6 +215,28 @@ class FakeRecords:
             for record in records:
                 record["id"] = self.id_prefix + self._id()
         return records
+
+    def one(self) -> dict:
+        """One record as `make` builds them, from a single draw of random bytes: [0:4] the ip, [4:16] the
+        user agent, url, location and size picks, [16:32] the uuid, [32:48] the ipv6, [48] the uuid's
+        variant."""
+        raw = self.rng.randbytes(49)
+        agent, url, latitude, longitude, size = PICKS.unpack_from(raw, 4)
+        latitudes, longitudes = coordinates()
+        hexes = raw[16:32].hex()
+        record = {
+            "ip": f"{OCTETS[raw[0]]}.{OCTETS[raw[1]]}.{OCTETS[raw[2]]}.{OCTETS[raw[3]]}",
+            "userAgent": USER_AGENTS[agent % len(USER_AGENTS)],
+            "url": URLS[url % len(URLS)],
+            "uuid": f"{hexes[:8]}-{hexes[8:12]}-4{hexes[13:16]}-{UUID_VARIANTS[raw[48] & 3]}{hexes[17:20]}-{hexes[20:]}",
+            self.date_key: self.dates(1)[0],
+            "ipv6": raw[32:48].hex(":", 2),
+            "location": f"{latitudes[latitude & 4095]}, {longitudes[longitude & 4095]}",
+            "bytes": 7850 + size % 5_635_018,
+        }
+        if self.set_id:
+            record["id"] = self.id_prefix + self._id()
+        return record
 
     def _id(self) -> str:
         choices = self.rng.choices

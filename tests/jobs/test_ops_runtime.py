@@ -173,9 +173,14 @@ def test_data_generator_fetches_count_records():
     assert generated(0) == []
 
 
-def test_data_generator_record_shape():
-    for record in generated(200):
-        assert set(record) == RECORD_KEYS
+@pytest.mark.parametrize("count", [200, 1, 4], ids=["columns", "one", "few"])
+def test_data_generator_record_shape(count):
+    """Records are built column by column, or one by one for a few (FakeRecords.one): the same records."""
+    records = [record for _ in range(200 // count) for record in generated(count)]
+    assert len({record["uuid"] for record in records}) == 200
+    keys = list(generated(200)[0])
+    for record in records:
+        assert list(record) == keys  # in the same order
         ipaddress.IPv4Address(record["ip"])
         ipaddress.IPv6Address(record["ipv6"])
         assert re.fullmatch(r"[0-9a-f]{4}(:[0-9a-f]{4}){7}", record["ipv6"])
@@ -242,7 +247,7 @@ def test_date_renderer_matches_datetime():
     [("hexadecimal", r"[0-9a-f]{8}"), ("HEXADECIMAL", r"[0-9A-F]{8}"), ("base64url", r"[a-zA-Z1-9\-_]\w{8}")],
 )
 def test_data_generator_set_id_adds_an_id(set_id, pattern):
-    for record in generated(50, set_id=set_id):
+    for record in generated(50, set_id=set_id) + generated(1, set_id=set_id):
         assert re.fullmatch(pattern, record["id"])
 
 
