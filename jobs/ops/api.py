@@ -329,7 +329,8 @@ class Pipeline:
         retries = 0
         while True:
             try:
-                return self.run(request, slice_id)._replace(retries=retries)
+                result = self.run(request, slice_id)
+                return result._replace(retries=retries) if retries else result
             except Exception as error:
                 if retries >= max_retries or not self.retry_allowed(slice_id, retries + 1):
                     self.slice_failed(slice_id, error)
