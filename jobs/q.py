@@ -4,6 +4,7 @@ Controllers and worker loops run on their node's engine queue; closes on any nod
 carries no placement (`task_pk`): such a loop is not wanted and does nothing.
 """
 
+import gc
 import logging
 
 from django.db import connection
@@ -42,3 +43,7 @@ def warm_up(**_signal) -> None:
         connection.ensure_connection()
     except DATABASE_ERRORS as error:  # the first loop connects (or waits the outage out) itself
         log.info("engine process could not connect yet: %s", error)
+    # What is loaded now lives as long as the process: Python's full garbage collections skip it from now
+    # on. Each one traversed all of Django and the engine, and a controller writing thousands of slices a
+    # second set them off often: 28% of its CPU in a 20,000-slice run (perf).
+    gc.freeze()
