@@ -261,6 +261,11 @@ class SliceFailed(Exception):
         self.retries = retries
 
 
+def _defines(operation: "OperationCore", hook: str) -> bool:
+    """Whether the operation's class defines `hook` (OperationCore's own do nothing)."""
+    return getattr(type(operation), hook) is not getattr(OperationCore, hook)
+
+
 class Pipeline:
     """A worker's fetcher and processors for one execution, built once and run for every slice."""
 
@@ -271,6 +276,11 @@ class Pipeline:
         self.fetcher = fetcher
         self.processors = processors
         self.operations: list[OperationCore] = [fetcher, *processors]
+        self.names = [operation.op_config.get("_op") for operation in self.operations]
+        # The slice hooks the operations define: calling the base class's no-ops for every slice cost as much
+        # as the rest of a one-record slice's bookkeeping.
+        self.on_started = [op.on_slice_started for op in self.operations if _defines(op, "on_slice_started")]
+        self.on_finished = [op.on_slice_finished for op in self.operations if _defines(op, "on_slice_finished")]
 
     @classmethod
     def build(
@@ -291,8 +301,8 @@ class Pipeline:
 
         Errors propagate; the caller retries (`retry_allowed`) or gives up (`slice_failed`).
         """
-        for operation in self.operations:
-            operation.on_slice_started(slice_id)
+        for hook in self.on_started:
+            hook(slice_id)
         analytics = []
         records = None
         for order, operation in enumerate(self.operations):
@@ -300,11 +310,9 @@ class Pipeline:
             records = operation.fetch(request) if order == 0 else operation.run(records)
             records = records if isinstance(records, list) else list(records)
             elapsed = round((time.perf_counter() - began) * 1000, 3)
-            analytics.append(
-                {"op": operation.op_config.get("_op"), "order": order, "count": len(records), "time_ms": elapsed}
-            )
-        for operation in self.operations:
-            operation.on_slice_finished(slice_id)
+            analytics.append({"op": self.names[order], "order": order, "count": len(records), "time_ms": elapsed})
+        for hook in self.on_finished:
+            hook(slice_id)
         return SliceResult(len(records), analytics)
 
     def retry_allowed(self, slice_id: str, attempt: int) -> bool:
