@@ -67,7 +67,7 @@ class SliceHeartbeat(threading.Thread):
         interval = conf.slice_heartbeat_seconds
         while not self.stopping.wait(interval):
             try:
-                services.heartbeat_slices(holder=self.loop.holder)
+                services.heartbeat_slices(self.loop.ex_id, holder=self.loop.holder)
                 self.loop.report()
             except DATABASE_ERRORS as error:
                 self.loop.outage.wait(error, stop=self.stopping.is_set)

@@ -26,6 +26,10 @@ def execution() -> Execution:
     return Execution.objects.create(job=job, name="cut", config=SPEC, workers=1)
 
 
+def another_execution() -> Execution:
+    return Execution.objects.create(job=Job.objects.create(name="cut", spec=SPEC), name="cut", config=SPEC, workers=1)
+
+
 def test_new_slices_are_pending_with_their_requests_and_fresh_ids(execution):
     requests = [(0, 1, {"count": 5, "offset": 0}), (0, 2, {"path": "/data/é ✓", "nested": [1, None, True]}), (1, 1, 7)]
     services.add_slices(execution, requests)
@@ -208,7 +212,12 @@ def test_the_work_table_is_read_by_index_scans_whatever_its_statistics_say(execu
     assert "Bitmap Heap Scan on jobs_slicework" in left_alone  # what it would be
     assert "Seq Scan on jobs_slicework" in left_alone
 
-    for query, parameters in ((slices.COMPLETE_AND_CLAIM_SQL, claim), (slices.SLICE_COUNTS_SQL, counts)):
+    heartbeat = {"ex_id": execution.ex_id, "holder": "w1"}
+    for query, parameters in (
+        (slices.COMPLETE_AND_CLAIM_SQL, claim),
+        (slices.SLICE_COUNTS_SQL, counts),
+        (slices.HEARTBEAT_SQL, heartbeat),
+    ):
         chosen = plan(slices.fetch_work_rows("EXPLAIN " + query, parameters))
         assert "Index Scan using slicework_order on jobs_slicework" in chosen
         assert "Bitmap Heap Scan on jobs_slicework" not in chosen
@@ -299,6 +308,38 @@ def test_a_silent_holders_slices_go_back_to_pending_and_out_of_attempts_become_e
     assert list(SliceWork.objects.values_list("slice_id", "holder")) == [(first, "")]
     assert [row[0] for row in services.claim_slices(execution.ex_id, holder="next", limit=2)] == [first]
     assert services.slice_counts(execution.ex_id) == {"pending": 0, "start": 1, "completed": 0, "error": 1}
+
+
+def test_the_reaper_looks_at_living_executions_and_those_ended_lately(execution):
+    """A holder can die with slices in hand just before its execution ends: those come back too. Executions
+    that ended longer ago than REAPED_AFTER_END are not looked at (their work rows are not read)."""
+    ended_lately, ended_long_ago = another_execution(), another_execution()
+    for each in (execution, ended_lately, ended_long_ago):
+        services.add_slices(each, [(0, 1, {"n": 1})])
+        services.claim_slices(each.ex_id, holder="gone", limit=1)
+    long_ago = timezone.now() - slices.REAPED_AFTER_END - timedelta(minutes=1)
+    Execution.objects.filter(pk=ended_lately.pk).update(status="failed", updated=timezone.now())
+    Execution.objects.filter(pk=ended_long_ago.pk).update(status="failed", updated=long_ago)
+    SliceWork.objects.update(heartbeat=timezone.now() - timedelta(seconds=60))
+
+    assert services.release_expired_slices(lease_seconds=15) == 2
+
+    back = SliceWork.objects.filter(holder="").values_list("execution_id", flat=True)
+    assert sorted(back) == sorted([execution.ex_id, ended_lately.ex_id])
+
+
+def test_a_heartbeat_renews_the_holders_leases_in_its_execution_only(execution):
+    other = another_execution()
+    for each in (execution, other):
+        services.add_slices(each, [(0, 1, {"n": 1}), (0, 2, {"n": 2})])
+        services.claim_slices(each.ex_id, holder="w1", limit=1)
+    old = timezone.now() - timedelta(seconds=60)
+    SliceWork.objects.update(heartbeat=old)
+
+    services.heartbeat_slices(execution.ex_id, holder="w1")
+
+    renewed = SliceWork.objects.exclude(heartbeat=old).values_list("execution_id", "holder")
+    assert list(renewed) == [(execution.ex_id, "w1")]
 
 
 def test_a_forced_stop_hands_the_slices_in_hand_back_without_counting_an_attempt(execution):
