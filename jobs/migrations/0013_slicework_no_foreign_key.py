@@ -6,23 +6,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-DROP = """
-DO $$
-DECLARE name text;
-BEGIN
-    FOR name IN
-        SELECT conname FROM pg_constraint
-        WHERE conrelid = 'jobs_slicework'::regclass AND confrelid = 'jobs_slice'::regclass AND contype = 'f'
-    LOOP
-        EXECUTE format('ALTER TABLE jobs_slicework DROP CONSTRAINT %I', name);
-    END LOOP;
-END $$;
-"""
-
-RESTORE = """
-ALTER TABLE jobs_slicework ADD CONSTRAINT jobs_slicework_slice_id_fk_jobs_slice_id
-    FOREIGN KEY (slice_id) REFERENCES jobs_slice (id) DEFERRABLE INITIALLY DEFERRED;
-"""
+from jobs.migrations._foreign_keys import drop_foreign_key
 
 
 class Migration(migrations.Migration):
@@ -31,22 +15,22 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(
-            DROP,
-            RESTORE,
-            state_operations=[
-                migrations.AlterField(
-                    model_name="slicework",
-                    name="slice",
-                    field=models.OneToOneField(
-                        db_constraint=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        primary_key=True,
-                        related_name="work",
-                        serialize=False,
-                        to="jobs.slice",
-                    ),
+        drop_foreign_key(
+            "jobs_slicework",
+            "slice_id",
+            "jobs_slice",
+            "id",
+            migrations.AlterField(
+                model_name="slicework",
+                name="slice",
+                field=models.OneToOneField(
+                    db_constraint=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    primary_key=True,
+                    related_name="work",
+                    serialize=False,
+                    to="jobs.slice",
                 ),
-            ],
+            ),
         ),
     ]

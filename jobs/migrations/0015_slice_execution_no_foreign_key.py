@@ -7,23 +7,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-DROP = """
-DO $$
-DECLARE name text;
-BEGIN
-    FOR name IN
-        SELECT conname FROM pg_constraint
-        WHERE conrelid = 'jobs_slice'::regclass AND confrelid = 'jobs_execution'::regclass AND contype = 'f'
-    LOOP
-        EXECUTE format('ALTER TABLE jobs_slice DROP CONSTRAINT %I', name);
-    END LOOP;
-END $$;
-"""
-
-RESTORE = """
-ALTER TABLE jobs_slice ADD CONSTRAINT jobs_slice_execution_id_fk_jobs_execution_ex_id
-    FOREIGN KEY (execution_id) REFERENCES jobs_execution (ex_id) DEFERRABLE INITIALLY DEFERRED;
-"""
+from jobs.migrations._foreign_keys import drop_foreign_key
 
 
 class Migration(migrations.Migration):
@@ -32,21 +16,21 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(
-            DROP,
-            RESTORE,
-            state_operations=[
-                migrations.AlterField(
-                    model_name="slice",
-                    name="execution",
-                    field=models.ForeignKey(
-                        db_constraint=False,
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="slices",
-                        to="jobs.execution",
-                    ),
+        drop_foreign_key(
+            "jobs_slice",
+            "execution_id",
+            "jobs_execution",
+            "ex_id",
+            migrations.AlterField(
+                model_name="slice",
+                name="execution",
+                field=models.ForeignKey(
+                    db_constraint=False,
+                    db_index=False,
+                    on_delete=django.db.models.deletion.CASCADE,
+                    related_name="slices",
+                    to="jobs.execution",
                 ),
-            ],
+            ),
         ),
     ]

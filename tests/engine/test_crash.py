@@ -94,6 +94,19 @@ def test_a_worker_process_killed_mid_slice_loses_no_slice(engine, worker_node):
     assert_completed_with_the_held_slices_run_again(record, held, total=30)
 
 
+def test_a_slice_that_outlasts_its_lease_stays_with_its_live_worker(engine):
+    """The worker loop's heartbeat renews the lease (3 s here) of the slice it runs for 4.5 s: the reaper never
+    hands it to the other worker, so it runs once, at its first attempt."""
+    ex_id = start_job(engine, generator_job(size=10, slice_size=10, delay_ms=4500, workers=2))
+
+    record = wait_for_status(engine, ex_id, TERMINAL, timeout=60)
+
+    assert record["_status"] == "completed", record
+    assert list(Slice.objects.filter(execution_id=ex_id).values_list("state", "retry_count")) == [
+        (SliceState.COMPLETED, 0)
+    ]
+
+
 def test_a_killed_controller_is_taken_over_and_every_slice_is_run_once(engine, worker_node):
     # Slicing must continue after the takeover from where the dead controller left off: no request skipped,
     # none made twice.

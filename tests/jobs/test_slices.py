@@ -20,14 +20,13 @@ pytestmark = pytest.mark.django_db
 SPEC = {"name": "cut", "workers": 1, "operations": [{"_op": "test-reader"}, {"_op": "noop"}]}
 
 
-@pytest.fixture
-def execution() -> Execution:
-    job = Job.objects.create(name="cut", spec=SPEC)
-    return Execution.objects.create(job=job, name="cut", config=SPEC, workers=1)
-
-
 def another_execution() -> Execution:
     return Execution.objects.create(job=Job.objects.create(name="cut", spec=SPEC), name="cut", config=SPEC, workers=1)
+
+
+@pytest.fixture
+def execution() -> Execution:
+    return another_execution()
 
 
 def test_new_slices_are_pending_with_their_requests_and_fresh_ids(execution):
