@@ -274,21 +274,27 @@ def requeue_slices_in_hand(ex_id: str) -> int:
 REAPED_AFTER_END = timedelta(hours=1)
 
 
+def expired_work(now, *, lease_seconds: float):
+    """The work rows, with their slices and executions, of the slices in hand whose holder has been silent
+    for `lease_seconds`, in the executions the reaper looks at (see REAPED_AFTER_END), up to 1,000; locked
+    for update, skipping rows others hold. Run it with PLAIN_INDEX_SCANS in force."""
+    reaped = Q(execution__status__in=sorted(LIVING)) | Q(execution__updated__gte=now - REAPED_AFTER_END)
+    return (
+        SliceWork.objects.in_hand()
+        .select_for_update(skip_locked=True, of=("self", "slice"))
+        .select_related("slice__execution")
+        .filter(reaped, heartbeat__lt=now - timedelta(seconds=lease_seconds))[:1000]
+    )
+
+
 def release_expired_slices(*, lease_seconds: float) -> int:
     """Slices whose holder stopped heartbeating go back to pending, counted as an attempt; a slice out of
     attempts becomes an error record that says what happened."""
     now = timezone.now()
-    cutoff = now - timedelta(seconds=lease_seconds)
-    reaped = Q(execution__status__in=sorted(LIVING)) | Q(execution__updated__gte=now - REAPED_AFTER_END)
     with transaction.atomic():
         with connection.cursor() as cursor:  # for this transaction's query below: see PLAIN_INDEX_SCANS
             cursor.execute(PLAIN_INDEX_SCANS)
-        expired = list(
-            SliceWork.objects.in_hand()
-            .select_for_update(skip_locked=True, of=("self", "slice"))
-            .select_related("slice__execution")
-            .filter(reaped, heartbeat__lt=cutoff)[:1000]
-        )
+        expired = list(expired_work(now, lease_seconds=lease_seconds))
         failed = set()
         for work in expired:
             slice_ = work.slice

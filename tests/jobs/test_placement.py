@@ -1,10 +1,12 @@
 """Slot-aware placement, decided in the database (no worker processes here): who gets slots, who waits and
 says why, fair shares, fencing of loops that are no longer wanted, and the queue rows of dead loops."""
 
+import gc
 from collections import Counter
 
 import pytest
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.tasks import async_task
 
@@ -173,3 +175,17 @@ def test_workers_are_bounded_by_the_clusters_slots(db):
     with pytest.raises(Invalid, match="workers must be at most 4"):
         services.change_workers(ex.ex_id, action="add", number=100_000, actor="t")
     assert Execution.objects.get(pk=ex.pk).workers == 2
+
+
+@pytest.mark.parametrize("queue", ["engine", "control"])
+def test_an_engine_process_freezes_its_startup_heap_once_warmed_up(db, monkeypatch, queue):
+    """What an engine process loaded at its start is left out of Python's full garbage collections from then
+    on; the control queue's processes run no pipelines and keep theirs."""
+    name = dispatch.engine_queue(this_node_id()) if queue == "engine" else dispatch.CONTROL_QUEUE
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    gc.unfreeze()
+    try:
+        q.warm_up()
+        assert (gc.get_freeze_count() > 0) == (queue == "engine")
+    finally:
+        gc.unfreeze()
